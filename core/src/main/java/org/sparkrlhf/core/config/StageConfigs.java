@@ -1,0 +1,167 @@
+package org.sparkrlhf.core.config;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigSyntax;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparkrlhf.core.UserError;
+
+/**
+ * Loads stage settings. Layers, highest first: {@code --set key=value} overrides, the {@code --conf}
+ * file (a local or Hadoop path, HOCON), then the config embedded in the application jar
+ * ({@code conf/quickstart.conf}). Each stage's section is then bound to its typed config class, whose
+ * field initialisers are the documented defaults; a key that the class does not know is an error
+ * naming the key, never silently ignored.
+ */
+public final class StageConfigs {
+  /** The embedded default, so that a bare {@code spark-submit} needs no file on the cluster. */
+  public static final String EMBEDDED = "conf/quickstart.conf";
+
+  private static final ObjectMapper MAPPER =
+      new ObjectMapper()
+          .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+          .enable(SerializationFeature.INDENT_OUTPUT);
+
+  private StageConfigs() {}
+
+  public static ObjectMapper mapper() {
+    return MAPPER;
+  }
+
+  /** The layered config: overrides, then the file (if any), then the embedded default. */
+  public static Config load(String confFile, List<String> overrides) {
+    Config config = embedded();
+    if (confFile != null && !confFile.isBlank()) {
+      config = parseFile(confFile).withFallback(config);
+    }
+    if (overrides != null && !overrides.isEmpty()) {
+      config = parseOverrides(overrides).withFallback(config);
+    }
+    try {
+      return config.resolve();
+    } catch (ConfigException e) {
+      throw new UserError("config: " + e.getMessage());
+    }
+  }
+
+  static Config embedded() {
+    try (InputStream in = StageConfigs.class.getClassLoader().getResourceAsStream(EMBEDDED)) {
+      if (in == null) {
+        return ConfigFactory.empty();
+      }
+      return ConfigFactory.parseReader(
+          new InputStreamReader(in, StandardCharsets.UTF_8),
+          ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF).setOriginDescription(EMBEDDED));
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot read the embedded " + EMBEDDED, e);
+    }
+  }
+
+  static Config parseFile(String file) {
+    Path path = new Path(file);
+    try {
+      FileSystem fs = path.getFileSystem(new org.apache.hadoop.conf.Configuration());
+      if (!fs.exists(path)) {
+        throw new UserError("config file not found: " + file);
+      }
+      try (InputStream in = fs.open(path)) {
+        return ConfigFactory.parseReader(
+            new InputStreamReader(in, StandardCharsets.UTF_8),
+            ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF).setOriginDescription(file));
+      }
+    } catch (ConfigException e) {
+      throw new UserError("config file " + file + ": " + e.getMessage());
+    } catch (java.io.IOException e) {
+      throw new UserError("cannot read config file " + file + ": " + e.getMessage());
+    }
+  }
+
+  static Config parseOverrides(List<String> overrides) {
+    Config result = ConfigFactory.empty();
+    for (String kv : overrides) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw new UserError("--set expects key=value, got '" + kv + "'");
+      }
+      String key = kv.substring(0, eq).trim();
+      String value = kv.substring(eq + 1).trim();
+      try {
+        // Parse as HOCON so numbers, booleans and lists keep their types; a bare word stays a string.
+        Config one = ConfigFactory.parseString(key + " = " + value);
+        result = one.withFallback(result);
+      } catch (ConfigException e) {
+        try {
+          result = ConfigFactory.parseString(key + " = " + quote(value)).withFallback(result);
+        } catch (ConfigException e2) {
+          throw new UserError("--set " + kv + ": " + e2.getMessage());
+        }
+      }
+    }
+    return result;
+  }
+
+  private static String quote(String value) {
+    return "\"" + value.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  /**
+   * Binds section {@code path} of the config to {@code type}; a missing section gives the defaults.
+   * Unknown keys and wrong types are user errors naming {@code path.key}.
+   */
+  public static <T> T bind(Config config, String path, Class<T> type) {
+    String json = "{}";
+    if (config.hasPath(path)) {
+      json = config.getConfig(path).root().render(ConfigRenderOptions.concise());
+    }
+    try {
+      return MAPPER.readValue(json, type);
+    } catch (UnrecognizedPropertyException e) {
+      String known =
+          e.getKnownPropertyIds() == null
+              ? ""
+              : e.getKnownPropertyIds().stream().map(Object::toString).sorted().collect(Collectors.joining(", "));
+      throw new UserError(
+          "unknown config key '" + path + "." + e.getPropertyName() + "' (known keys: " + known + ")");
+    } catch (InvalidFormatException e) {
+      throw new UserError(
+          "config key '" + path + "." + fieldPath(e) + "': cannot use " + e.getValue() + " as " + e.getTargetType().getSimpleName());
+    } catch (MismatchedInputException e) {
+      throw new UserError("config key '" + path + "." + fieldPath(e) + "': wrong type, expected " + e.getTargetType().getSimpleName());
+    } catch (java.io.IOException e) {
+      throw new UserError("config section '" + path + "': " + e.getMessage());
+    }
+  }
+
+  private static String fieldPath(MismatchedInputException e) {
+    return e.getPath().stream()
+        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+        .collect(Collectors.joining("."));
+  }
+
+  /** The config object as JSON, for reports and checkpoint provenance. */
+  public static String toJson(Object config) {
+    try {
+      return MAPPER.writeValueAsString(config);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
