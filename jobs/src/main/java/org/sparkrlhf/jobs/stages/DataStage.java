@@ -109,10 +109,13 @@ public final class DataStage implements Stage {
     int labelled = Math.min(c.stepLabelProblems, train.size());
     for (int i = 0; i < labelled; i++) {
       Problem p = train.get(i);
-      for (StepLabels s : StepLabels.forProblem(p, c.corruptionsPerProblem, c.seed)) {
+      List<StepLabels> rows = StepLabels.forProblem(p, c.corruptionsPerProblem, c.seed);
+      for (int k = 0; k < rows.size(); k++) {
+        StepLabels s = rows.get(k);
+        // forProblem puts the correct solution first, then the corrupted ones.
         labels.add(RowFactory.create(
-            c.dataset, p.split(), s.id(), s.prompt(), s.steps().toArray(new String[0]),
-            s.labels().toArray(new Boolean[0]), s.kind(), source, ctx.runId(), null));
+            c.dataset, p.split(), p.id() + "-s" + k, s.prompt(), s.steps().toArray(new String[0]),
+            s.labels().toArray(new Boolean[0]), k == 0 ? "correct" : "corrupted", source, ctx.runId(), null));
       }
     }
 

@@ -1,0 +1,51 @@
+package org.sparkrlhf.jobs;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Runs bin/rlhf as a user would, capturing its exit code, standard output and standard error. */
+final class Launcher {
+  record Result(int code, String stdout, String stderr) {
+    List<String> lines() {
+      return stdout.lines().toList();
+    }
+
+    String lastLine() {
+      List<String> l = lines();
+      return l.isEmpty() ? "" : l.get(l.size() - 1);
+    }
+  }
+
+  static Path repoRoot() {
+    return Path.of(System.getProperty("rlhf.repoRoot", "..")).toAbsolutePath().normalize();
+  }
+
+  static Result rlhf(Map<String, String> env, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(repoRoot().resolve("bin/rlhf").toString());
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putAll(env);
+    pb.environment().put("RLHF_DRIVER_MEMORY", "2g");
+    File out = File.createTempFile("rlhf-out", ".txt");
+    File err = File.createTempFile("rlhf-err", ".txt");
+    pb.redirectOutput(out).redirectError(err);
+    Process p = pb.start();
+    if (!p.waitFor(15, TimeUnit.MINUTES)) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      throw new IllegalStateException("bin/rlhf " + String.join(" ", args) + " did not finish in 15 minutes");
+    }
+    return new Result(p.exitValue(), Files.readString(out.toPath(), StandardCharsets.UTF_8),
+        Files.readString(err.toPath(), StandardCharsets.UTF_8));
+  }
+
+  private Launcher() {}
+}
