@@ -51,6 +51,9 @@ public record StepLabels(String prompt, List<String> steps, List<Boolean> labels
      * Deterministic in {@code (problem, k, seed)}.
      */
     public static List<StepLabels> forProblem(Problem problem, int k, long seed) {
+        if (k < 0) {
+            throw new IllegalArgumentException("k must be >= 0, got " + k);
+        }
         List<StepLabels> rows = new ArrayList<>(k + 1);
         rows.add(correct(problem));
         StepCorruptor.Kind[] kinds = StepCorruptor.Kind.values();

@@ -1,0 +1,214 @@
+package org.sparkrlhf.core.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A real model's tokenizer: any Hugging Face {@code tokenizer.json}, run by DJL's
+ * {@link HuggingFaceTokenizer} (the Rust tokenizers library through JNI).
+ *
+ * <p>The instance holds the JSON text and loads the native tokenizer lazily, so it can be
+ * serialized to Spark executors and rebuilt there. Special-token ids come from the file when
+ * not given: the first of the usual names that exists (e.g. {@code <s>}, {@code </s>},
+ * {@code <|endoftext|>}, {@code <pad>}); a tokenizer without a pad token pads with eos, as
+ * is common for decoder-only models.
+ */
+public final class HfTokenizer implements TextTokenizer, AutoCloseable {
+
+    private static final long serialVersionUID = 1L;
+
+    private static final List<String> BOS_NAMES =
+            List.of("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "[CLS]");
+    private static final List<String> EOS_NAMES =
+            List.of("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>", "<|im_end|>", "<|eot_id|>", "[SEP]");
+    private static final List<String> PAD_NAMES =
+            List.of("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>");
+
+    private final String json;
+    private final String name;
+    private final int vocabSize;
+    private final int padId;
+    private final int bosId;
+    private final int eosId;
+    private transient volatile HuggingFaceTokenizer delegate;
+
+    private HfTokenizer(String json, String name, Integer padId, Integer bosId, Integer eosId) {
+        JsonNode root = parse(json);
+        Map<String, Integer> ids = tokenIds(root);
+        this.json = json;
+        this.name = name;
+        this.vocabSize = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        this.bosId = bosId != null ? bosId : firstPresent(ids, BOS_NAMES);
+        this.eosId = eosId != null ? eosId : firstPresent(ids, EOS_NAMES);
+        int pad = padId != null ? padId : firstPresent(ids, PAD_NAMES);
+        this.padId = pad >= 0 ? pad : this.eosId;
+        // Fail at construction, not in the middle of a job, if the file is not a tokenizer.
+        delegate();
+    }
+
+    /** Loads {@code tokenizer.json}, looking up pad/bos/eos ids in it. */
+    public static HfTokenizer load(Path tokenizerJson) {
+        return load(tokenizerJson, null, null, null);
+    }
+
+    /** Loads {@code tokenizer.json}; a non-null id overrides the looked-up one. */
+    public static HfTokenizer load(Path tokenizerJson, Integer padId, Integer bosId, Integer eosId) {
+        try {
+            String text = Files.readString(tokenizerJson, StandardCharsets.UTF_8);
+            return new HfTokenizer(text, "hf:" + tokenizerJson, padId, bosId, eosId);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + tokenizerJson, e);
+        }
+    }
+
+    /** A tokenizer from {@code tokenizer.json} text; a non-null id overrides the looked-up one. */
+    public static HfTokenizer ofJson(String json, Integer padId, Integer bosId, Integer eosId) {
+        return new HfTokenizer(json, "hf", padId, bosId, eosId);
+    }
+
+    /**
+     * The tokenizer a checkpoint's {@code tokenizer.json} describes: the pure-Java
+     * {@link CharTokenizer} when it is the built-in one (same vocabulary, id for id), so the hot
+     * loops skip JNI; otherwise an {@link HfTokenizer}.
+     */
+    public static TextTokenizer fromJson(String json) {
+        return CharTokenizer.isBuiltIn(parse(json)) ? new CharTokenizer() : ofJson(json, null, null, null);
+    }
+
+    @Override
+    public int[] encode(String text) {
+        long[] ids = delegate().encode(text, false, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = (int) ids[i];
+        }
+        return out;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        long[] wide = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            wide[i] = ids[i];
+        }
+        return delegate().decode(wide, true);
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public int padId() {
+        return padId;
+    }
+
+    @Override
+    public int bosId() {
+        return bosId;
+    }
+
+    @Override
+    public int eosId() {
+        return eosId;
+    }
+
+    @Override
+    public String toTokenizerJson() {
+        return json;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** Frees the native tokenizer; a later call loads it again. */
+    @Override
+    public synchronized void close() {
+        if (delegate != null) {
+            delegate.close();
+            delegate = null;
+        }
+    }
+
+    private HuggingFaceTokenizer delegate() {
+        HuggingFaceTokenizer d = delegate;
+        if (d == null) {
+            synchronized (this) {
+                d = delegate;
+                if (d == null) {
+                    d = load(json);
+                    delegate = d;
+                }
+            }
+        }
+        return d;
+    }
+
+    private static HuggingFaceTokenizer load(String json) {
+        // Special tokens are the caller's business (see TextTokenizer.encode), and a hidden
+        // truncation to the model's max length would silently cut long rollouts.
+        Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
+        try {
+            return HuggingFaceTokenizer.newInstance(
+                    new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)), options);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load tokenizer.json", e);
+        }
+    }
+
+    private static JsonNode parse(String json) {
+        try {
+            return new ObjectMapper().readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("not valid tokenizer.json: " + e.getMessage(), e);
+        }
+    }
+
+    /** Token text → id over the model vocabulary and the added tokens. */
+    private static Map<String, Integer> tokenIds(JsonNode root) {
+        Map<String, Integer> ids = new HashMap<>();
+        JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (Map.Entry<String, JsonNode> e : vocab.properties()) {
+                ids.put(e.getKey(), e.getValue().asInt());
+            }
+        } else if (vocab.isArray()) {
+            // Unigram: a list of [piece, score] pairs, the id being the position.
+            for (int i = 0; i < vocab.size(); i++) {
+                ids.put(vocab.get(i).path(0).asText(), i);
+            }
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            ids.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return ids;
+    }
+
+    private static int firstPresent(Map<String, Integer> ids, List<String> names) {
+        for (String n : names) {
+            Integer id = ids.get(n);
+            if (id != null) {
+                return id;
+            }
+        }
+        return -1;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
