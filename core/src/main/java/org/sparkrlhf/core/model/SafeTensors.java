@@ -1,0 +1,237 @@
+package org.sparkrlhf.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A small, pure-Java reader/writer of the safetensors format
+ * (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N, N bytes of
+ * UTF-8 JSON {@code {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}}
+ * (padded with spaces to a multiple of 8), then the raw little-endian tensor bytes; offsets are
+ * relative to the start of the data section.
+ *
+ * <p>Reads F32, F16, BF16 (and F64), always returning float32 values: half-precision data is widened in
+ * Java before any NDArray exists (a bf16 NDArray crashes the JVM with this PyTorch build). Writes F32.
+ * Whole files live in one {@code byte[]}, so tensors files are limited to 2 GiB.
+ */
+public final class SafeTensors {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String METADATA = "__metadata__";
+
+    private SafeTensors() {
+    }
+
+    /** One tensor as float32 values in row-major order. */
+    public record Tensor(long[] shape, float[] data) {
+        public Tensor {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            if (n != data.length) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " needs " + n
+                        + " values, got " + data.length);
+            }
+        }
+
+        /** Copies a float32 NDArray out of the engine. */
+        public static Tensor of(NDArray array) {
+            if (array.getDataType() != DataType.FLOAT32) {
+                throw new IllegalArgumentException("only float32 arrays are written, got " + array.getDataType());
+            }
+            return new Tensor(array.getShape().getShape(), array.toFloatArray());
+        }
+
+        /** Creates a float32 NDArray in {@code manager}. */
+        public NDArray toNDArray(NDManager manager) {
+            return manager.create(data, new Shape(shape));
+        }
+    }
+
+    /** A parsed file: tensors in file-offset order, and the string metadata (empty if none). */
+    public record Contents(Map<String, Tensor> tensors, Map<String, String> metadata) {
+    }
+
+    // ------------------------------------------------------------------------------------- reading
+
+    public static Contents read(byte[] file) {
+        if (file.length < 8) {
+            throw new IllegalArgumentException("safetensors file too short");
+        }
+        ByteBuffer buf = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
+        long headerLen = buf.getLong(0);
+        if (headerLen < 2 || 8 + headerLen > file.length) {
+            throw new IllegalArgumentException("bad safetensors header length " + headerLen);
+        }
+        int dataStart = (int) (8 + headerLen);
+        JsonNode header;
+        try {
+            header = JSON.readTree(new String(file, 8, (int) headerLen, StandardCharsets.UTF_8).trim());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("safetensors header is not JSON", e);
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        JsonNode md = header.get(METADATA);
+        if (md != null && md.isObject()) {
+            md.fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
+        }
+        // collect entries, then order them by offset (the file's own order)
+        record Entry(String name, String dtype, long[] shape, long begin, long end) {
+        }
+        java.util.List<Entry> entries = new java.util.ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals(METADATA)) {
+                continue;
+            }
+            JsonNode t = e.getValue();
+            JsonNode shapeNode = t.get("shape");
+            long[] shape = new long[shapeNode.size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = shapeNode.get(i).asLong();
+            }
+            JsonNode off = t.get("data_offsets");
+            entries.add(new Entry(e.getKey(), t.get("dtype").asText(), shape, off.get(0).asLong(), off.get(1).asLong()));
+        }
+        entries.sort((a, b) -> Long.compare(a.begin, b.begin));
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Entry e : entries) {
+            long n = 1;
+            for (long d : e.shape) {
+                n *= d;
+            }
+            int width = dtypeWidth(e.dtype, e.name);
+            if (e.end - e.begin != n * width || e.begin < 0 || dataStart + e.end > file.length) {
+                throw new IllegalArgumentException("tensor " + e.name + ": offsets " + e.begin + ".." + e.end
+                        + " do not fit " + e.dtype + Arrays.toString(e.shape));
+            }
+            float[] out = new float[(int) n];
+            int pos = (int) (dataStart + e.begin);
+            switch (e.dtype) {
+                case "F32" -> buf.slice(pos, (int) (n * 4)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+                case "F64" -> {
+                    for (int i = 0; i < n; i++) {
+                        out[i] = (float) buf.getDouble(pos + 8 * i);
+                    }
+                }
+                case "F16" -> {
+                    for (int i = 0; i < n; i++) {
+                        out[i] = halfToFloat(buf.getShort(pos + 2 * i));
+                    }
+                }
+                case "BF16" -> {
+                    for (int i = 0; i < n; i++) {
+                        out[i] = bf16ToFloat(buf.getShort(pos + 2 * i));
+                    }
+                }
+                default -> throw new IllegalStateException();
+            }
+            tensors.put(e.name, new Tensor(e.shape, out));
+        }
+        return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    private static int dtypeWidth(String dtype, String name) {
+        return switch (dtype) {
+            case "F32" -> 4;
+            case "F64" -> 8;
+            case "F16", "BF16" -> 2;
+            default -> throw new IllegalArgumentException("tensor " + name + ": dtype " + dtype
+                    + " is not supported (F32, F16, BF16, F64)");
+        };
+    }
+
+    /** bfloat16 bits (the top half of a float32) to float. */
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /** IEEE 754 binary16 bits to float, including subnormals, infinities and NaN. */
+    public static float halfToFloat(short bits) {
+        int h = bits & 0xffff;
+        int sign = (h & 0x8000) << 16;
+        int exp = (h >>> 10) & 0x1f;
+        int mant = h & 0x3ff;
+        if (exp == 0x1f) { // inf / nan
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+        }
+        if (exp == 0) {
+            // zero or subnormal: mant * 2^-24, exact in float
+            float v = mant * 0x1p-24f;
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+    }
+
+    // ------------------------------------------------------------------------------------- writing
+
+    /**
+     * Writes tensors as F32 in the map's iteration order, with {@code metadata} as
+     * {@code __metadata__} (may be null or empty).
+     */
+    public static void write(OutputStream out, Map<String, Tensor> tensors, Map<String, String> metadata)
+            throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode md = header.putObject(METADATA);
+            metadata.forEach(md::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            if (e.getKey().equals(METADATA)) {
+                throw new IllegalArgumentException("reserved tensor name " + METADATA);
+            }
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", "F32");
+            var shape = t.putArray("shape");
+            for (long d : e.getValue().shape()) {
+                shape.add(d);
+            }
+            long len = 4L * e.getValue().data().length;
+            t.putArray("data_offsets").add(offset).add(offset + len);
+            offset += len;
+        }
+        byte[] json = JSON.writeValueAsBytes(header);
+        int padded = (json.length + 7) / 8 * 8;
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded).put(json);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+        out.write(head.array());
+        for (Tensor t : tensors.values()) {
+            ByteBuffer b = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(t.data());
+            out.write(b.array());
+        }
+    }
+
+    public static byte[] write(Map<String, Tensor> tensors, Map<String, String> metadata) {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try {
+            write(bos, tensors, metadata);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bos.toByteArray();
+    }
+}
