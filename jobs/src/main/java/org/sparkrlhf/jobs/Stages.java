@@ -8,16 +8,19 @@ import org.apache.spark.sql.SparkSession;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.run.RunContext;
+import com.typesafe.config.ConfigValueFactory;
 import org.sparkrlhf.jobs.stages.DataStage;
+import org.sparkrlhf.jobs.stages.EvalStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
 import org.sparkrlhf.jobs.stages.QuickstartStage;
+import org.sparkrlhf.jobs.stages.SftStage;
 
 /** The stage registry: name → stage, in pipeline order. */
 public final class Stages {
   private static final Map<String, Stage> ALL = new LinkedHashMap<>();
 
   static {
-    for (Stage s : List.of(new DataStage(), new ImportStage(), new QuickstartStage())) {
+    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new EvalStage(), new QuickstartStage())) {
       ALL.put(s.name(), s);
     }
   }
@@ -28,7 +31,13 @@ public final class Stages {
     return ALL;
   }
 
+  /** {@code eval-<model>-<split>}: the eval stage on a stage's newest checkpoint and a split. */
+  private static final java.util.regex.Pattern NAMED_EVAL = java.util.regex.Pattern.compile("eval-([a-z0-9_]+)-([a-z0-9_]+)");
+
   public static Stage get(String name) {
+    if (NAMED_EVAL.matcher(name).matches()) {
+      return ALL.get("eval");
+    }
     Stage s = ALL.get(name);
     if (s == null) {
       throw new UserError("unknown stage '" + name + "' (stages: " + String.join(", ", ALL.keySet()) + ")");
@@ -39,7 +48,13 @@ public final class Stages {
   /** Runs one stage in this session and writes its report; returns the report's path. */
   public static String run(SparkSession spark, String lakeRoot, String runId, String stage, Config config) {
     Stage s = get(stage);
-    RunContext ctx = new RunContext(new Lake(spark, lakeRoot), runId, s.name());
+    java.util.regex.Matcher m = NAMED_EVAL.matcher(stage);
+    if (m.matches()) {
+      config = config.withValue("eval.model", ConfigValueFactory.fromAnyRef(m.group(1)))
+          .withValue("eval.split", ConfigValueFactory.fromAnyRef(m.group(2)))
+          .withValue("eval.checkpoint", ConfigValueFactory.fromAnyRef(""));
+    }
+    RunContext ctx = new RunContext(new Lake(spark, lakeRoot), runId, m.matches() ? stage : s.name());
     s.run(ctx, config);
     return ctx.finish();
   }

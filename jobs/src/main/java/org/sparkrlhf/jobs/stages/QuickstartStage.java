@@ -1,5 +1,7 @@
 package org.sparkrlhf.jobs.stages;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,8 +19,9 @@ import org.sparkrlhf.jobs.Stages;
 public final class QuickstartStage implements Stage {
   /** Settings of the quickstart (config section {@code quickstart}). */
   public static class QuickstartConfig {
-    /** Stages run in order. Default {@code [data]}. */
-    public List<String> stages = new ArrayList<>(List.of("data"));
+    /** Stages run in order; {@code eval-<model>-<split>} evaluates a stage's checkpoint on a split. */
+    public List<String> stages =
+        new ArrayList<>(List.of("data", "sft", "eval-sft-test", "eval-sft-test_ood"));
   }
 
   @Override
@@ -45,6 +48,41 @@ public final class QuickstartStage implements Stage {
     }
   }
 
+  /** One line per stage from its report: the figures a newcomer looks at first. */
+  static Map<String, Object> summary(Map<String, String> reports) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : reports.entrySet()) {
+      JsonNode r;
+      try {
+        r = new ObjectMapper().readTree(RunContext.readText(e.getValue()));
+      } catch (java.io.IOException ex) {
+        continue;
+      }
+      String result;
+      if (r.has("greedy_accuracy")) {
+        result = String.format("greedy accuracy %.3f (±%.3f) on %d problems%s", r.get("greedy_accuracy").asDouble(),
+            r.path("greedy_accuracy_stderr").asDouble(), r.get("n").asInt(),
+            r.path("pass_at_k").isNumber() ? String.format(", pass@%d %.3f, maj@%d %.3f", r.get("k").asInt(),
+                r.get("pass_at_k").asDouble(), r.get("k").asInt(), r.get("maj_at_k").asDouble()) : "");
+      } else if (r.has("valid_loss")) {
+        result = String.format("valid loss %.4f, valid accuracy %s, %,.0f tokens/s, MFU %.1f%%",
+            r.get("valid_loss").asDouble(),
+            r.path("valid_accuracy").isNumber() ? String.format("%.3f", r.get("valid_accuracy").asDouble()) : "-",
+            r.path("tokens_per_s").asDouble(), 100 * r.path("mfu").asDouble());
+      } else if (r.has("problems")) {
+        result = "problems " + r.get("problems").toString();
+      } else {
+        result = "";
+      }
+      Map<String, Object> row = new LinkedHashMap<>();
+      row.put("seconds", r.path("seconds").asDouble());
+      row.put("result", result);
+      row.put("report", e.getValue());
+      out.put(e.getKey(), row);
+    }
+    return out;
+  }
+
   @Override
   public void run(RunContext ctx, Config config) {
     QuickstartConfig q = StageConfigs.bind(config, "quickstart", QuickstartConfig.class);
@@ -55,6 +93,15 @@ public final class QuickstartStage implements Stage {
       reports.put(s, report);
     }
     ctx.put("stages", reports).put("run_folder", ctx.lake().root() + "/runs/" + ctx.runId());
+    Map<String, Object> summary = summary(reports);
+    ctx.put("summary", summary);
+    System.out.println();
+    System.out.printf("%-22s %10s  %s%n", "stage", "seconds", "result");
+    for (Map.Entry<String, Object> e : summary.entrySet()) {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> row = (Map<String, Object>) e.getValue();
+      System.out.printf("%-22s %10.1f  %s%n", e.getKey(), ((Number) row.get("seconds")).doubleValue(), row.get("result"));
+    }
     System.out.println("quickstart: run folder " + ctx.lake().root() + "/runs/" + ctx.runId());
   }
 }

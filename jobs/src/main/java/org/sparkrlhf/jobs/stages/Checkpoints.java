@@ -1,0 +1,59 @@
+package org.sparkrlhf.jobs.stages;
+
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.core.model.HfCheckpoint;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+
+/**
+ * Writes checkpoints in Hugging Face layout under {@code <run>/<stage>/checkpoints/step-N} and registers
+ * each in the {@code checkpoints} table with the Delta versions the stage read, so any checkpoint names
+ * the exact data that made it.
+ */
+final class Checkpoints {
+  private final RunContext ctx;
+  private final String stage;
+  private final String kind;
+  private final String parent;
+  private final String configJson;
+
+  Checkpoints(RunContext ctx, String stage, String kind, String parent, String configJson) {
+    this.ctx = ctx;
+    this.stage = stage;
+    this.kind = kind;
+    this.parent = parent;
+    this.configJson = configJson;
+  }
+
+  String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance) {
+    String path = ctx.runDir() + "/checkpoints/step-" + String.format("%06d", step);
+    HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
+    Map<String, Long> versions = new java.util.LinkedHashMap<>(ctx.lake().reads());
+    Row row = RowFactory.create(ctx.runId(), stage, step, path, kind,
+        scala.jdk.javaapi.CollectionConverters.asScala(versions), parent, configJson, null);
+    ctx.lake().appendOnce(Tables.CHECKPOINTS, ctx.lake().frame(Tables.CHECKPOINTS, List.of(row)).drop("created_at"),
+        ctx.runId() + "/" + stage + "/checkpoints/" + kind, step);
+    return path;
+  }
+
+  /** The newest checkpoint a stage wrote in a run, from the checkpoints table. */
+  static String latest(Lake lake, String runId, String stage, String kind) {
+    List<Row> rows = lake.read(Tables.CHECKPOINTS)
+        .filter(org.apache.spark.sql.functions.col("run_id").equalTo(runId)
+            .and(org.apache.spark.sql.functions.col("stage").equalTo(stage))
+            .and(org.apache.spark.sql.functions.col("kind").equalTo(kind)))
+        .orderBy(org.apache.spark.sql.functions.col("step").desc()).limit(1).collectAsList();
+    if (rows.isEmpty()) {
+      throw new UserError("no " + kind + " checkpoint from stage '" + stage + "' in run '" + runId
+          + "' (run that stage first, or pass --checkpoint PATH)");
+    }
+    return rows.get(0).getAs("path");
+  }
+}

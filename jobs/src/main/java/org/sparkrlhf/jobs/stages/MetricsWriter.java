@@ -1,0 +1,37 @@
+package org.sparkrlhf.jobs.stages;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.core.run.RunContext;
+
+/**
+ * Buffers metric values on the driver and appends them to {@code metrics} in batches. Each flush is one
+ * idempotent Delta transaction (appId = run/stage/metrics, version = flush number), so a re-run of the
+ * same run adds no duplicate rows.
+ */
+final class MetricsWriter {
+  private final RunContext ctx;
+  private final String stage;
+  private final List<Row> buffer = new ArrayList<>();
+  private long flushes;
+
+  MetricsWriter(RunContext ctx, String stage) {
+    this.ctx = ctx;
+    this.stage = stage;
+  }
+
+  void add(long step, String name, double value) {
+    if (Double.isNaN(value) || Double.isInfinite(value)) return;
+    buffer.add(RowFactory.create(ctx.runId(), stage, step, name, value, null));
+  }
+
+  void flush() {
+    if (buffer.isEmpty()) return;
+    ctx.lake().appendOnce(Tables.METRICS, ctx.lake().frame(Tables.METRICS, buffer).drop("created_at"),
+        ctx.runId() + "/" + stage + "/metrics", flushes++);
+    buffer.clear();
+  }
+}

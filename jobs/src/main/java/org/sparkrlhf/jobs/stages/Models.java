@@ -1,0 +1,52 @@
+package org.sparkrlhf.jobs.stages;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.model.HfCheckpoint;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.core.tokenizer.HfTokenizer;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.sft.ModelSpec;
+
+/** Where a stage's model comes from: a checkpoint folder, or a new model for the built-in tokenizer. */
+final class Models {
+  private Models() {}
+
+  /** A model, its tokenizer, and a description of where they came from (for provenance). */
+  record Loaded(LlamaModel model, TextTokenizer tokenizer, String source) {}
+
+  /** Starts the PyTorch engine on the driver and sets its intra-op threads (0 = all cores). */
+  static void initEngine(int threads) {
+    Engine.getEngine("PyTorch");
+    JniUtils.setNumThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+  }
+
+  static Loaded load(String checkpoint, NDManager manager) {
+    HfCheckpoint ckpt;
+    try {
+      ckpt = HfCheckpoint.load(checkpoint, manager);
+    } catch (RuntimeException e) {
+      throw new UserError("cannot load checkpoint " + checkpoint + ": " + firstLine(e));
+    }
+    if (ckpt.tokenizerJson() == null) {
+      throw new UserError("checkpoint " + checkpoint + " has no tokenizer.json");
+    }
+    return new Loaded(ckpt.model(), HfTokenizer.fromJson(ckpt.tokenizerJson()), checkpoint);
+  }
+
+  static Loaded startingPoint(String checkpoint, ModelSpec spec, long seed, NDManager manager) {
+    if (checkpoint != null && !checkpoint.isBlank()) {
+      return load(checkpoint, manager);
+    }
+    TextTokenizer tok = new CharTokenizer();
+    return new Loaded(LlamaModel.init(spec.toConfig(tok), false, seed, manager), tok, "init:seed=" + seed);
+  }
+
+  static String firstLine(Throwable e) {
+    String m = e.getMessage() == null ? e.toString() : e.getMessage();
+    return m.lines().findFirst().orElse(m);
+  }
+}

@@ -1,0 +1,170 @@
+package org.sparkrlhf.jobs.stages;
+
+import ai.djl.ndarray.NDManager;
+import com.typesafe.config.Config;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.core.train.MatmulPeak;
+import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.sft.SftConfig;
+import org.sparkrlhf.sft.SftExample;
+import org.sparkrlhf.sft.SftTrainer;
+
+/**
+ * {@code sft}: supervised fine-tuning on {@code sft_demos}. Trains on the driver, writes per-step rows
+ * to {@code metrics}, Hugging Face checkpoints every N steps and at the end (each registered in
+ * {@code checkpoints} with the sft_demos version it read), and a report with the final losses,
+ * validation accuracy, tokens/s and MFU against the matmul peak measured at start.
+ */
+public final class SftStage implements Stage {
+  @Override
+  public String name() {
+    return "sft";
+  }
+
+  @Override
+  public String description() {
+    return "supervised fine-tuning on sft_demos (completion-only loss)";
+  }
+
+  @Override
+  public List<String> sections() {
+    return List.of("sft");
+  }
+
+  @Override
+  public void check(Config config) {
+    SftConfig c = StageConfigs.bind(config, "sft", SftConfig.class);
+    if (c.maxSteps < 1 || c.batchSize < 1) throw new UserError("sft.max_steps and sft.batch_size must be positive");
+    if (c.lr <= 0) throw new UserError("sft.lr must be positive");
+  }
+
+  @Override
+  public void run(RunContext ctx, Config config) {
+    SftConfig c = StageConfigs.bind(config, "sft", SftConfig.class);
+    ctx.put("config", c);
+    Lake lake = ctx.lake();
+    Models.initEngine(c.threads);
+
+    List<Row> rows = lake.read(Tables.SFT_DEMOS)
+        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
+            .and(org.apache.spark.sql.functions.col("split").isin(c.trainSplit, c.validSplit)))
+        .select("split", "id", "prompt", "completion").orderBy("id").collectAsList();
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Models.Loaded start = Models.startingPoint(c.initCheckpoint, c.model, c.seed, manager);
+      LlamaModel model = start.model();
+      TextTokenizer tok = start.tokenizer();
+      int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
+      List<SftExample> train = new ArrayList<>();
+      List<SftExample> valid = new ArrayList<>();
+      List<String[]> validProblems = new ArrayList<>();
+      int skipped = 0;
+      for (Row r : rows) {
+        SftExample e = SftExample.of(tok, r.getString(2), r.getString(3));
+        if (e.length() > maxLen) {
+          skipped++;
+          continue;
+        }
+        if (r.getString(0).equals(c.trainSplit)) {
+          train.add(e);
+        } else {
+          valid.add(e);
+          validProblems.add(new String[] {r.getString(2), r.getString(3)});
+        }
+      }
+      if (train.isEmpty()) {
+        throw new UserError("no sft_demos rows for dataset '" + c.dataset + "' split '" + c.trainSplit
+            + "' in " + lake.path(Tables.SFT_DEMOS) + " (run the data or import stage first)");
+      }
+      double peak = MatmulPeak.measure(manager);
+      double avgLen = train.stream().mapToInt(SftExample::length).average().orElse(1);
+      double flopsPerToken = model.config().flopsPerToken((int) Math.round(avgLen));
+      System.out.printf("sft: %d train / %d valid examples (%d over %d tokens skipped), %,d parameters, "
+              + "matmul peak %.1f GFLOP/s%n", train.size(), valid.size(), skipped, maxLen,
+          model.parameterCount(), peak / 1e9);
+
+      MetricsWriter metrics = new MetricsWriter(ctx, "sft");
+      Map<String, Object> provenance = new LinkedHashMap<>();
+      provenance.put("run_id", ctx.runId());
+      provenance.put("stage", "sft");
+      provenance.put("data_versions", Map.of(Tables.SFT_DEMOS, lake.reads().get(Tables.SFT_DEMOS)));
+      provenance.put("dataset", c.dataset);
+      provenance.put("parent", start.source());
+      provenance.put("config", c);
+      Checkpoints checkpoints = new Checkpoints(ctx, "sft", "policy", start.source(), StageConfigs.toJson(c));
+      AccuracyProbe probe = c.evalAccuracyProblems > 0
+          ? new AccuracyProbe(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
+          : null;
+      final String[] lastCheckpoint = new String[1];
+      SftTrainer.Result result = new SftTrainer(c).train(model, train, valid,
+          probe == null ? null : probe::greedyAccuracy,
+          new SftTrainer.Hooks() {
+            @Override
+            public void onStep(SftTrainer.StepStats s) {
+              double mfu = flopsPerToken * s.tokensPerSecond() / peak;
+              metrics.add(s.step(), "loss", s.loss());
+              metrics.add(s.step(), "lr", s.lr());
+              metrics.add(s.step(), "grad_norm", s.gradNorm());
+              metrics.add(s.step(), "tokens_per_s", s.tokensPerSecond());
+              metrics.add(s.step(), "mfu", mfu);
+              System.out.printf("sft: step %5d/%d  loss %.4f  lr %.2e  grad_norm %.2f  tokens/s %,.0f  mfu %.1f%%%n",
+                  s.step(), c.maxSteps, s.loss(), s.lr(), s.gradNorm(), s.tokensPerSecond(), 100 * mfu);
+            }
+
+            @Override
+            public void onEval(SftTrainer.EvalStats e) {
+              metrics.add(e.step(), "valid_loss", e.validLoss());
+              if (!Double.isNaN(e.validAccuracy())) metrics.add(e.step(), "valid_accuracy", e.validAccuracy());
+              System.out.printf("sft: step %5d  valid_loss %.4f  valid_accuracy %s%n", e.step(), e.validLoss(),
+                  Double.isNaN(e.validAccuracy()) ? "-" : String.format("%.3f", e.validAccuracy()));
+            }
+
+            @Override
+            public void onCheckpoint(int step, LlamaModel m) {
+              provenance.put("step", step);
+              lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
+              metrics.flush();
+            }
+          });
+      metrics.flush();
+      double mfu = flopsPerToken * result.tokensPerSecond() / peak;
+      List<Map<String, Object>> curve = new ArrayList<>();
+      for (SftTrainer.EvalStats e : result.curve()) {
+        Map<String, Object> point = new LinkedHashMap<>();
+        point.put("step", e.step());
+        point.put("valid_loss", e.validLoss());
+        point.put("valid_accuracy", Double.isNaN(e.validAccuracy()) ? null : e.validAccuracy());
+        curve.add(point);
+      }
+      ctx.put("checkpoint", lastCheckpoint[0])
+          .put("parameters", model.parameterCount())
+          .put("train_examples", train.size())
+          .put("skipped_too_long", skipped)
+          .put("steps", result.steps())
+          .put("train_loss", result.trainLoss())
+          .put("valid_loss", result.validLoss())
+          .put("valid_accuracy", Double.isNaN(result.validAccuracy()) ? null : result.validAccuracy())
+          .put("tokens", result.trainedTokens())
+          .put("train_seconds", result.trainSeconds())
+          .put("tokens_per_s", result.tokensPerSecond())
+          .put("flops_per_token", flopsPerToken)
+          .put("matmul_peak_flops", peak)
+          .put("mfu", mfu)
+          .put("valid_curve", curve);
+      System.out.printf("sft: done  train_loss %.4f  valid_loss %.4f  tokens/s %,.0f  MFU %.1f%%  checkpoint %s%n",
+          result.trainLoss(), result.validLoss(), result.tokensPerSecond(), 100 * mfu, lastCheckpoint[0]);
+      model.close();
+    }
+  }
+}
