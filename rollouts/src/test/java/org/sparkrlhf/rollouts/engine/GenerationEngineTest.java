@@ -1,0 +1,327 @@
+package org.sparkrlhf.rollouts.engine;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.model.LlamaConfig;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GenerationEngineTest {
+
+    static NDManager manager;
+    static final TextTokenizer TOK = new CharTokenizer();
+    /** vocab 22 (CharTokenizer), hidden 32, 2 layers, 4 query / 2 kv heads, context 96, untied head. */
+    static final LlamaConfig CONFIG = LlamaConfig.tiny(22, 32, 2, 4, 2, 64, 96, false);
+    static LlamaModel model;
+
+    static final List<String> PROMPTS = List.of("12+7*3-5=?\n", "3=?\n", "", "1+2=?\n", "40*2-17+8=?\n");
+
+    @BeforeAll
+    static void setUp() {
+        manager = NDManager.newBaseManager("PyTorch");
+        model = LlamaModel.init(CONFIG, false, 7, manager);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        model.close();
+        manager.close();
+    }
+
+    static List<PromptRef> refs(List<String> prompts, int samples) {
+        List<PromptRef> r = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            for (int s = 0; s < samples; s++) {
+                r.add(new PromptRef("p" + i, prompts.get(i), s));
+            }
+        }
+        return r;
+    }
+
+    static void assertSameCompletions(List<Completion> a, List<Completion> b, float lpTol) {
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            Completion x = a.get(i);
+            Completion y = b.get(i);
+            assertEquals(x.promptId(), y.promptId());
+            assertEquals(x.sampleIndex(), y.sampleIndex());
+            assertArrayEquals(x.tokenIds(), y.tokenIds(), "tokens of " + x.promptId() + "#" + x.sampleIndex());
+            assertEquals(x.text(), y.text());
+            assertEquals(x.finishReason(), y.finishReason());
+            assertEquals(x.promptTokens(), y.promptTokens());
+            assertArrayEquals(x.logProbs(), y.logProbs(), lpTol);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ cache, log-probs
+
+    @Test
+    void cachedAndUncachedGreedyAgreeOnLeftPaddedBatch() {
+        SamplingParams p = SamplingParams.greedy(24);
+        List<PromptRef> req = refs(PROMPTS, 1);
+        List<Completion> cached = GenerationEngine.generate(model, TOK, req, p, 8, true);
+        List<Completion> uncached = GenerationEngine.generate(model, TOK, req, p, 8, false);
+        assertSameCompletions(cached, uncached, 1e-4f);
+        assertTrue(cached.stream().anyMatch(c -> c.length() > 5), "some rows should run several steps");
+        for (int i = 0; i < req.size(); i++) {
+            assertEquals(1 + PROMPTS.get(i).length(), cached.get(i).promptTokens(), "bos + one token per char");
+        }
+    }
+
+    @Test
+    void recordedLogProbsEqualTeacherForcing() {
+        for (SamplingParams p : List.of(SamplingParams.greedy(20),
+                SamplingParams.defaults().withTemperature(0.7).withMaxNewTokens(20).withSeed(3))) {
+            List<PromptRef> req = refs(PROMPTS, 2);
+            List<Completion> gen = GenerationEngine.generate(model, TOK, req, p, 4);
+            List<TeacherForcing.Item> items = new ArrayList<>();
+            for (int i = 0; i < req.size(); i++) {
+                items.add(TeacherForcing.Item.of(req.get(i).text(), gen.get(i)));
+            }
+            float[][] tf = TeacherForcing.logProbs(model, TOK, items, p.temperature(), 3);
+            double[] sums = TeacherForcing.sumLogProbs(model, TOK, items, p.temperature(), 10);
+            for (int i = 0; i < req.size(); i++) {
+                assertArrayEquals(gen.get(i).logProbs(), tf[i], 1e-4f, "T=" + p.temperature() + " row " + i);
+                assertEquals(gen.get(i).sumLogProb(), sums[i], 1e-3);
+                for (float lp : tf[i]) {
+                    assertTrue(lp <= 0 && Float.isFinite(lp));
+                }
+            }
+        }
+    }
+
+    @Test
+    void topKSamplesStayInTheModelsTopK() {
+        SamplingParams p = SamplingParams.defaults().withTemperature(2.0).withTopK(3).withMaxNewTokens(12).withSeed(11);
+        List<PromptRef> req = refs(PROMPTS, 3);
+        List<Completion> gen = GenerationEngine.generate(model, TOK, req, p, 16);
+        int checked = 0;
+        for (int i = 0; i < req.size(); i++) {
+            int[] prompt = GenerationEngine.promptTokens(TOK, req.get(i).text());
+            int[] comp = gen.get(i).tokenIds();
+            long[] seq = new long[prompt.length + comp.length];
+            for (int j = 0; j < prompt.length; j++) {
+                seq[j] = prompt[j];
+            }
+            for (int j = 0; j < comp.length; j++) {
+                seq[prompt.length + j] = comp[j];
+            }
+            try (NDManager m = manager.newSubManager()) {
+                float[] logits = model.logits(m.create(seq, new Shape(1, seq.length)), null, null, null)
+                        .toFloatArray();
+                int v = CONFIG.vocabSize();
+                for (int j = 0; j < comp.length; j++) {
+                    int off = (prompt.length - 1 + j) * v;
+                    int rank = 0;
+                    for (int t = 0; t < v; t++) {
+                        if (logits[off + t] > logits[off + comp[j]]) {
+                            rank++;
+                        }
+                    }
+                    assertTrue(rank < 3, "sampled token of rank " + rank);
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked > 50);
+    }
+
+    // ------------------------------------------------------------------------------- determinism
+
+    @Test
+    void sameSeedSameSamplesWhateverTheBatching() {
+        SamplingParams p = SamplingParams.defaults().withTopP(0.95).withMaxNewTokens(16).withSeed(42);
+        List<PromptRef> req = refs(PROMPTS, 3);
+        List<Completion> all = GenerationEngine.generate(model, TOK, req, p, req.size());
+        assertSameCompletions(all, GenerationEngine.generate(model, TOK, req, p, 1), 1e-5f);
+        assertSameCompletions(all, GenerationEngine.generate(model, TOK, req, p, 3), 1e-5f);
+        List<PromptRef> reversed = new ArrayList<>(req);
+        Collections.reverse(reversed);
+        List<Completion> rev = new ArrayList<>(GenerationEngine.generate(model, TOK, reversed, p, 4));
+        Collections.reverse(rev);
+        assertSameCompletions(all, rev, 1e-5f);
+        assertSameCompletions(all, GenerationEngine.generate(model, TOK, req, p, 4, false), 1e-4f);
+
+        // samples of one prompt differ from each other, and another seed changes them
+        assertFalse(Arrays.equals(all.get(0).tokenIds(), all.get(1).tokenIds())
+                && Arrays.equals(all.get(1).tokenIds(), all.get(2).tokenIds()));
+        List<Completion> other = GenerationEngine.generate(model, TOK, req, p.withSeed(43), 8);
+        int differ = 0;
+        for (int i = 0; i < req.size(); i++) {
+            if (!Arrays.equals(all.get(i).tokenIds(), other.get(i).tokenIds())) {
+                differ++;
+            }
+        }
+        assertTrue(differ >= req.size() - 1, "a new seed should change nearly every sample, changed " + differ);
+    }
+
+    @Test
+    void maxNewTokensGivesLengthAndZeroGivesEmpty() {
+        List<PromptRef> req = refs(PROMPTS, 1);
+        for (Completion c : GenerationEngine.generate(model, TOK, req, SamplingParams.greedy(0), 4)) {
+            assertEquals(0, c.length());
+            assertEquals(Completion.LENGTH, c.finishReason());
+            assertEquals("", c.text());
+        }
+        // a model without eos in its tokenizer's special ids can only stop on length
+        for (Completion c : GenerationEngine.generate(model, TOK, req,
+                SamplingParams.defaults().withMaxNewTokens(7).withSeed(5), 4)) {
+            if (!c.finishReason().equals(Completion.EOS)) {
+                assertEquals(Completion.LENGTH, c.finishReason());
+                assertEquals(7, c.length());
+            } else {
+                assertEquals(CharTokenizer.EOS, c.tokenIds()[c.length() - 1]);
+            }
+        }
+    }
+
+    @Test
+    void contextLimitCapsGeneration() {
+        // context 96: a 90-token prompt (bos + 89 chars) leaves room for 6 tokens
+        String longPrompt = "1+".repeat(44) + "1";
+        Completion c = GenerationEngine.generate(model, TOK, List.of(PromptRef.of("long", longPrompt)),
+                SamplingParams.greedy(50).withStop(List.of()), 2).get(0);
+        assertEquals(90, c.promptTokens());
+        assertTrue(c.length() <= 6);
+        if (!c.finishReason().equals(Completion.EOS)) {
+            assertEquals(6, c.length());
+            assertEquals(Completion.LENGTH, c.finishReason());
+        }
+    }
+
+    // ------------------------------------------------------------------- end to end on a trained model
+
+    static final String P1 = "12+7*3-5=?\n";
+    static final String C1 = "=12+21-5\n=33-5\n=28\n#### 28\n";
+    static final String P2 = "3*4=?\n";
+    static final String C2 = "=12\n#### 12\n";
+
+    /** [bos] + prompt + completion + [eos], the SFT layout. */
+    static long[] trainingSequence(String prompt, String completion) {
+        int[] pr = GenerationEngine.promptTokens(TOK, prompt);
+        int[] co = TOK.encode(completion);
+        long[] s = new long[pr.length + co.length + 1];
+        for (int i = 0; i < pr.length; i++) {
+            s[i] = pr[i];
+        }
+        for (int i = 0; i < co.length; i++) {
+            s[pr.length + i] = co[i];
+        }
+        s[s.length - 1] = TOK.eosId();
+        return s;
+    }
+
+    @Test
+    void modelTrainedOnTwoSequencesReproducesThemAndStops() {
+        LlamaConfig cfg = LlamaConfig.tiny(22, 64, 2, 4, 2, 128, 64, false);
+        try (NDManager m = manager.newSubManager(); LlamaModel trained = LlamaModel.init(cfg, false, 1, m)) {
+            long[][] seqs = {trainingSequence(P1, C1), trainingSequence(P2, C2)};
+            trained.attachGradient();
+            Optimizer adamW = Optimizer.adamW().optLearningRateTracker(Tracker.fixed(1e-2f)).optWeightDecays(0f)
+                    .build();
+            float loss = Float.NaN;
+            for (int step = 0; step < 60; step++) {
+                try (NDManager sm = m.newSubManager();
+                     GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                    NDArray total = null;
+                    for (long[] s : seqs) {
+                        NDArray in = sm.create(Arrays.copyOfRange(s, 0, s.length - 1), new Shape(1, s.length - 1));
+                        NDArray tg = sm.create(Arrays.copyOfRange(s, 1, s.length), new Shape(1, s.length - 1));
+                        NDArray l = LlamaModel.tokenLogProbs(trained.logits(in, null, null, null), tg).mean().neg();
+                        total = total == null ? l : total.add(l);
+                    }
+                    gc.backward(total);
+                    loss = total.getFloat();
+                    for (Map.Entry<String, NDArray> e : trained.parameters().entrySet()) {
+                        NDArray g = e.getValue().getGradient();
+                        adamW.update(e.getKey(), e.getValue(), g);
+                        g.close();
+                    }
+                }
+            }
+            assertTrue(loss < 0.2, "training loss " + loss);
+
+            List<PromptRef> req = List.of(PromptRef.of("a", P1), PromptRef.of("b", P2));
+            for (boolean cached : new boolean[] {true, false}) {
+                List<Completion> out = GenerationEngine.generate(trained, TOK, req, SamplingParams.greedy(40), 2,
+                        cached);
+                assertEquals(C1, out.get(0).text());
+                assertEquals(C2, out.get(1).text());
+                for (Completion c : out) {
+                    assertEquals(Completion.EOS, c.finishReason());
+                    assertEquals(TOK.eosId(), c.tokenIds()[c.length() - 1]);
+                    assertEquals(c.text().length() + 1, c.length(), "one token per char, plus eos");
+                    assertTrue(c.sumLogProb() > -2.0, "memorized: high likelihood, got " + c.sumLogProb());
+                }
+            }
+            // stop strings: "#### " appears in both; the text keeps it
+            List<Completion> stopped = GenerationEngine.generate(trained, TOK, req,
+                    SamplingParams.greedy(40).withStop(List.of("#### ", "=33")), 2);
+            assertEquals("=12+21-5\n=33", stopped.get(0).text());
+            assertEquals("=12\n#### ", stopped.get(1).text());
+            stopped.forEach(c -> assertEquals(Completion.STOP, c.finishReason()));
+            // maxNewTokens
+            List<Completion> cut = GenerationEngine.generate(trained, TOK, req, SamplingParams.greedy(5), 2);
+            assertEquals("=12+2", cut.get(0).text());
+            assertEquals("=12\n#", cut.get(1).text());
+            cut.forEach(c -> assertEquals(Completion.LENGTH, c.finishReason()));
+            // low-temperature sampling from a memorized model follows it too
+            List<Completion> sampled = GenerationEngine.generate(trained, TOK, req,
+                    SamplingParams.defaults().withTemperature(0.3).withMaxNewTokens(40), 2);
+            assertEquals(C1, sampled.get(0).text());
+            assertEquals(C2, sampled.get(1).text());
+        }
+    }
+
+    @Test
+    void generationLeavesNoArraysBehindAndRestoresGradMode() {
+        long before = countArrays(model.manager());
+        boolean grad = JniUtils.isGradMode();
+        try {
+            JniUtils.setGradMode(true);
+            GenerationEngine.generate(model, TOK, refs(PROMPTS, 2), SamplingParams.defaults().withMaxNewTokens(6),
+                    3);
+            GenerationEngine.generate(model, TOK, refs(PROMPTS, 1), SamplingParams.greedy(6), 2, false);
+            TeacherForcing.logProbs(model, TOK, List.of(new TeacherForcing.Item("1=?\n", new int[] {5, 6})), 1.0);
+            assertTrue(JniUtils.isGradMode(), "grad mode restored");
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+        assertEquals(before, countArrays(model.manager()));
+    }
+
+    private static long countArrays(NDManager m) {
+        // the model's manager holds its weights and rope tables plus any live sub-managers
+        return m.getManagedArrays().size();
+    }
+
+    @Test
+    void differentSampleIndicesAndPromptIdsGetDifferentStreams() {
+        assertNotEquals(Sampler.rowSeed(1, "p0", 0), Sampler.rowSeed(1, "p0", 1));
+        assertNotEquals(Sampler.rowSeed(1, "p0", 0), Sampler.rowSeed(1, "p1", 0));
+        assertNotEquals(Sampler.rowSeed(1, "p0", 0), Sampler.rowSeed(2, "p0", 0));
+        assertEquals(Sampler.rowSeed(1, "p0", 0), Sampler.rowSeed(1, "p0", 0));
+    }
+}
