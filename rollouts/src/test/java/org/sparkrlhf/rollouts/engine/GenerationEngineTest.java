@@ -41,6 +41,9 @@ class GenerationEngineTest {
     @BeforeAll
     static void setUp() {
         manager = NDManager.newBaseManager("PyTorch");
+        // Tiny models are all per-op overhead: one intra-op thread is as fast, and on a shared 2-core machine
+        // libtorch's default of 2 spinning threads made these tests 10-30x slower.
+        JniUtils.setNumThreads(1);
         model = LlamaModel.init(CONFIG, false, 7, manager);
     }
 
@@ -185,7 +188,7 @@ class GenerationEngineTest {
             assertEquals(Completion.LENGTH, c.finishReason());
             assertEquals("", c.text());
         }
-        // a model without eos in its tokenizer's special ids can only stop on length
+        // rows that do not sample eos stop on length, with exactly maxNewTokens tokens
         for (Completion c : GenerationEngine.generate(model, TOK, req,
                 SamplingParams.defaults().withMaxNewTokens(7).withSeed(5), 4)) {
             if (!c.finishReason().equals(Completion.EOS)) {
