@@ -201,6 +201,34 @@ class GenerationEngineTest {
     }
 
     @Test
+    void modelVocabularyLargerThanTheTokenizersIsSampledAndScoredWhole() {
+        // 32 model ids, 22 tokenizer ids: ids 22..31 have no text but are real choices with real log-probs
+        LlamaConfig padded = LlamaConfig.tiny(32, 32, 1, 2, 2, 32, 64, true);
+        try (NDManager m = manager.newSubManager(); LlamaModel big = LlamaModel.init(padded, false, 3, m)) {
+            List<PromptRef> req = refs(PROMPTS, 2);
+            SamplingParams p = SamplingParams.defaults().withMaxNewTokens(20).withSeed(8);
+            List<Completion> out = GenerationEngine.generate(big, TOK, req, p, 5);
+            int unknown = 0;
+            List<TeacherForcing.Item> items = new ArrayList<>();
+            for (int i = 0; i < out.size(); i++) {
+                Completion c = out.get(i);
+                int chars = 0;
+                for (int id : c.tokenIds()) {
+                    unknown += id >= TOK.vocabSize() ? 1 : 0;
+                    chars += id >= 4 && id < TOK.vocabSize() ? 1 : 0;
+                }
+                assertEquals(chars, c.text().length());
+                items.add(TeacherForcing.Item.of(req.get(i).text(), c));
+            }
+            assertTrue(unknown > 0, "a near-uniform model over 32 ids should pick some of the 10 extra ones");
+            float[][] tf = TeacherForcing.logProbs(big, TOK, items, 1.0);
+            for (int i = 0; i < out.size(); i++) {
+                assertArrayEquals(out.get(i).logProbs(), tf[i], 1e-4f);
+            }
+        }
+    }
+
+    @Test
     void contextLimitCapsGeneration() {
         // context 96: a 90-token prompt (bos + 89 chars) leaves room for 6 tokens
         String longPrompt = "1+".repeat(44) + "1";
