@@ -15,7 +15,8 @@ import java.util.Objects;
  *                     gradient in RL); never padded. {@code [bos] + encode(prompt) + tokenIds} is exactly the
  *                     sequence the model saw, and the layout the SFT trainer uses
  *                     ({@code [bos] + prompt + completion + [eos]}).
- * @param text         {@code tokenizer.decode(tokenIds)}: special tokens (the eos) are skipped. When the row
+ * @param text         {@code tokenizer.decode(tokenIds)}: special tokens (the eos) are skipped, and so are ids
+ *                     past the tokenizer's vocabulary (a model vocabulary padded beyond the tokenizer's). When the row
  *                     stopped on a stop string the string is kept (and, with multi-character tokens, whatever
  *                     else the last token decodes to).
  * @param logProbs     one per token of {@code tokenIds}: the log-probability of the chosen token under the

@@ -65,6 +65,12 @@ public final class GenerationEngine {
         return out;
     }
 
+    /** {@link #generate(LlamaModel, TextTokenizer, List, SamplingParams, int)} with {@link #DEFAULT_BATCH_SIZE}. */
+    public static List<Completion> generate(LlamaModel model, TextTokenizer tok, List<PromptRef> prompts,
+                                            SamplingParams params) {
+        return generate(model, tok, prompts, params, DEFAULT_BATCH_SIZE, true);
+    }
+
     /** {@link #generate(LlamaModel, TextTokenizer, List, SamplingParams, int, boolean)} with the KV cache. */
     public static List<Completion> generate(LlamaModel model, TextTokenizer tok, List<PromptRef> prompts,
                                             SamplingParams params, int batchSize) {
@@ -165,6 +171,8 @@ public final class GenerationEngine {
             }
             long[] next = new long[b];
             long[] col = new long[b];
+            double[] scratch = new double[v];
+            double[] lp = new double[1];
             while (true) {
                 boolean anyRunning = false;
                 for (int i = 0; i < b; i++) {
@@ -174,18 +182,8 @@ public final class GenerationEngine {
                         col[i] = 0;
                         continue;
                     }
-                    int off = i * v;
-                    int token;
-                    double lp;
-                    if (p.isGreedy()) {
-                        token = Sampler.argmax(logits, off, v);
-                        lp = Sampler.logProb(logits, off, v, 1.0, token);
-                    } else {
-                        double u = r.random.nextDouble();
-                        token = Sampler.sample(logits, off, v, p.temperature(), p.topK(), p.topP(), u);
-                        lp = Sampler.logProb(logits, off, v, p.temperature(), token);
-                    }
-                    boolean done = r.accept(token, (float) lp);
+                    int token = Sampler.pick(logits, i * v, v, p, r.random, scratch, lp);
+                    boolean done = r.accept(token, (float) lp[0]);
                     next[i] = done ? pad : token;
                     col[i] = done ? 0 : 1;
                     anyRunning |= !done;

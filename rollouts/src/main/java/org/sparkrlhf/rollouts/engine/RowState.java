@@ -83,7 +83,7 @@ final class RowState {
     private boolean containsStop() {
         // decode the whole completion each time: with byte-level tokenizers earlier characters can change as
         // tokens arrive, so the text is not append-only
-        String text = tokenizer.decode(Arrays.copyOf(tokens, n));
+        String text = decode(Arrays.copyOf(tokens, n));
         for (String s : stop) {
             if (text.contains(s)) {
                 return true;
@@ -92,12 +92,37 @@ final class RowState {
         return false;
     }
 
+    /**
+     * The completion's text. Ids the tokenizer does not know (a model vocabulary padded past the tokenizer's, as
+     * many Hugging Face checkpoints have) have no text and are skipped rather than failing the whole batch.
+     */
+    String decode(int[] ids) {
+        int v = tokenizer.vocabSize();
+        int bad = 0;
+        for (int id : ids) {
+            if (id < 0 || id >= v) {
+                bad++;
+            }
+        }
+        if (bad == 0) {
+            return tokenizer.decode(ids);
+        }
+        int[] known = new int[ids.length - bad];
+        int k = 0;
+        for (int id : ids) {
+            if (id >= 0 && id < v) {
+                known[k++] = id;
+            }
+        }
+        return tokenizer.decode(known);
+    }
+
     Completion toCompletion() {
         if (finish == null) {
             throw new IllegalStateException("row not finished");
         }
         int[] ids = Arrays.copyOf(tokens, n);
-        return new Completion(ref.promptId(), ref.sampleIndex(), promptIds.length, ids, tokenizer.decode(ids),
+        return new Completion(ref.promptId(), ref.sampleIndex(), promptIds.length, ids, decode(ids),
                 Arrays.copyOf(logProbs, n), finish);
     }
 }

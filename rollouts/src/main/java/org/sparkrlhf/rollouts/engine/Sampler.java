@@ -2,6 +2,7 @@ package org.sparkrlhf.rollouts.engine;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 
 /**
  * Token choice on one row of next-token logits, in plain Java (double precision) so the decision depends only on
@@ -58,22 +59,49 @@ public final class Sampler {
         if (!(temperature > 0)) {
             throw new IllegalArgumentException("sample needs temperature > 0; use argmax for greedy");
         }
-        double invT = 1.0 / temperature;
+        double[] w = new double[n];
+        double total = weights(logits, off, n, 1.0 / temperature, w);
+        return sampleWeighted(logits, off, n, w, total, topK, topP, u);
+    }
+
+    /**
+     * Chooses the next token of one row and scores it, computing the softmax weights once: argmax for greedy
+     * params, else a draw with one {@code random.nextDouble()}. Stores {@link #logProb} of the choice (at the
+     * sampling temperature, 1 for greedy) in {@code logProbOut[0]}. {@code scratch} holds at least n doubles.
+     */
+    static int pick(float[] logits, int off, int n, SamplingParams p, SplittableRandom random,
+                    double[] scratch, double[] logProbOut) {
+        double invT = p.isGreedy() ? 1.0 : 1.0 / p.temperature();
+        int best = argmax(logits, off, n);
+        double total = weights(logits, off, n, invT, scratch);
+        int token = p.isGreedy() ? best
+                : sampleWeighted(logits, off, n, scratch, total, p.topK(), p.topP(), random.nextDouble());
+        logProbOut[0] = (logits[off + token] - (double) logits[off + best]) * invT - Math.log(total);
+        return token;
+    }
+
+    /** Fills {@code w[i] = exp((logit_i - max) * invT)} and returns their sum (same order as {@link #logProb}). */
+    private static double weights(float[] logits, int off, int n, double invT, double[] w) {
         float max = logits[off + argmax(logits, off, n)];
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            w[i] = weight(logits[off + i], max, invT);
+            total += w[i];
+        }
+        return total;
+    }
+
+    private static int sampleWeighted(float[] logits, int off, int n, double[] w, double total, int topK,
+                                      double topP, double u) {
         boolean useK = topK > 0 && topK < n;
         boolean useP = topP < 1.0;
         if (!useK && !useP) {
-            double total = 0;
-            for (int i = 0; i < n; i++) {
-                total += weight(logits[off + i], max, invT);
-            }
             double target = u * total;
             double cum = 0;
             int last = -1;
             for (int i = 0; i < n; i++) {
-                double w = weight(logits[off + i], max, invT);
-                if (w > 0) {
-                    cum += w;
+                if (w[i] > 0) {
+                    cum += w[i];
                     last = i;
                     if (cum > target) {
                         return i;
@@ -82,43 +110,52 @@ public final class Sampler {
             }
             return last >= 0 ? last : argmax(logits, off, n);
         }
-        int[] order = useK ? topKOrder(logits, off, n, topK) : nucleusCandidates(logits, off, n, max, invT, topP);
-        int kept = order.length;
-        double[] w = new double[order.length];
-        double total = 0;
-        for (int j = 0; j < order.length; j++) {
-            w[j] = weight(logits[off + order[j]], max, invT);
-            total += w[j];
-        }
-        if (!useK) {
-            // top-p alone renormalizes over the whole vocabulary, not just the prefiltered candidates
-            total = 0;
-            for (int i = 0; i < n; i++) {
-                total += weight(logits[off + i], max, invT);
-            }
-        }
-        if (useP) {
-            double limit = topP * total;
-            double before = 0;
-            kept = 0;
-            while (kept < order.length && (kept == 0 || before < limit)) {
-                before += w[kept];
-                kept++;
-            }
-        }
+        int[] kept = truncated(logits, off, n, w, total, topK, topP);
         double mass = 0;
-        for (int j = 0; j < kept; j++) {
-            mass += w[j];
+        for (int id : kept) {
+            mass += w[id];
         }
         double target = u * mass;
         double cum = 0;
-        for (int j = 0; j < kept; j++) {
-            cum += w[j];
+        for (int id : kept) {
+            cum += w[id];
             if (cum > target) {
-                return order[j];
+                return id;
             }
         }
-        return order[kept - 1];
+        return kept[kept.length - 1];
+    }
+
+    /**
+     * The ids top-k then top-p keep, most likely first (ties: lower id first). Top-p renormalizes over the top-k
+     * survivors when top-k is on (Hugging Face warper order), else over the whole vocabulary; it keeps a token while
+     * the mass before it is below topP of that base, so at least one token.
+     */
+    private static int[] truncated(float[] logits, int off, int n, double[] w, double total, int topK,
+                                   double topP) {
+        boolean useK = topK > 0 && topK < n;
+        boolean useP = topP < 1.0;
+        int[] order = useK ? topKOrder(logits, off, n, topK)
+                : useP ? nucleusCandidates(logits, off, n, w, total, topP)
+                : sortedDescending(logits, off, n, allIndices(n));
+        if (!useP) {
+            return order;
+        }
+        double base = total;
+        if (useK) {
+            base = 0;
+            for (int id : order) {
+                base += w[id];
+            }
+        }
+        double limit = topP * base;
+        double before = 0;
+        int kept = 0;
+        while (kept < order.length && (kept == 0 || before < limit)) {
+            before += w[order[kept]];
+            kept++;
+        }
+        return kept == order.length ? order : Arrays.copyOf(order, kept);
     }
 
     /**
@@ -126,33 +163,16 @@ public final class Sampler {
      * and inspection.
      */
     public static double[] distribution(float[] logits, int off, int n, double temperature, int topK, double topP) {
-        double invT = 1.0 / temperature;
-        float max = logits[off + argmax(logits, off, n)];
-        boolean useK = topK > 0 && topK < n;
-        int[] order = useK ? topKOrder(logits, off, n, topK) : sortedDescending(logits, off, n, allIndices(n));
-        double[] w = new double[order.length];
-        double total = 0;
-        for (int j = 0; j < order.length; j++) {
-            w[j] = weight(logits[off + order[j]], max, invT);
-            total += w[j];
-        }
-        int kept = order.length;
-        if (topP < 1.0) {
-            double limit = topP * total;
-            double before = 0;
-            kept = 0;
-            while (kept < order.length && (kept == 0 || before < limit)) {
-                before += w[kept];
-                kept++;
-            }
-        }
+        double[] w = new double[n];
+        double total = weights(logits, off, n, 1.0 / temperature, w);
+        int[] kept = truncated(logits, off, n, w, total, topK, topP);
         double mass = 0;
-        for (int j = 0; j < kept; j++) {
-            mass += w[j];
+        for (int id : kept) {
+            mass += w[id];
         }
         double[] p = new double[n];
-        for (int j = 0; j < kept; j++) {
-            p[order[j]] = w[j] / mass;
+        for (int id : kept) {
+            p[id] = w[id] / mass;
         }
         return p;
     }
@@ -246,15 +266,13 @@ public final class Sampler {
      * they are a prefix of the sorted order, so if they hold at least topP of the mass the nucleus lies inside them
      * and the answer is exactly the one a full sort gives.
      */
-    private static int[] nucleusCandidates(float[] logits, int off, int n, float max, double invT, double topP) {
-        double total = 0;
+    private static int[] nucleusCandidates(float[] logits, int off, int n, double[] w, double total,
+                                           double topP) {
         double big = 0;
         int count = 0;
         for (int i = 0; i < n; i++) {
-            double w = weight(logits[off + i], max, invT);
-            total += w;
-            if (w >= NUCLEUS_PREFILTER) {
-                big += w;
+            if (w[i] >= NUCLEUS_PREFILTER) {
+                big += w[i];
                 count++;
             }
         }
@@ -264,7 +282,7 @@ public final class Sampler {
         int[] ids = new int[count];
         int c = 0;
         for (int i = 0; i < n; i++) {
-            if (weight(logits[off + i], max, invT) >= NUCLEUS_PREFILTER) {
+            if (w[i] >= NUCLEUS_PREFILTER) {
                 ids[c++] = i;
             }
         }

@@ -41,6 +41,9 @@ class GenerationEngineTest {
     @BeforeAll
     static void setUp() {
         manager = NDManager.newBaseManager("PyTorch");
+        // Tiny models are all per-op overhead: one intra-op thread is as fast, and on a shared 2-core machine
+        // libtorch's default of 2 spinning threads made these tests 10-30x slower.
+        JniUtils.setNumThreads(1);
         model = LlamaModel.init(CONFIG, false, 7, manager);
     }
 
@@ -185,7 +188,7 @@ class GenerationEngineTest {
             assertEquals(Completion.LENGTH, c.finishReason());
             assertEquals("", c.text());
         }
-        // a model without eos in its tokenizer's special ids can only stop on length
+        // rows that do not sample eos stop on length, with exactly maxNewTokens tokens
         for (Completion c : GenerationEngine.generate(model, TOK, req,
                 SamplingParams.defaults().withMaxNewTokens(7).withSeed(5), 4)) {
             if (!c.finishReason().equals(Completion.EOS)) {
@@ -193,6 +196,34 @@ class GenerationEngineTest {
                 assertEquals(7, c.length());
             } else {
                 assertEquals(CharTokenizer.EOS, c.tokenIds()[c.length() - 1]);
+            }
+        }
+    }
+
+    @Test
+    void modelVocabularyLargerThanTheTokenizersIsSampledAndScoredWhole() {
+        // 32 model ids, 22 tokenizer ids: ids 22..31 have no text but are real choices with real log-probs
+        LlamaConfig padded = LlamaConfig.tiny(32, 32, 1, 2, 2, 32, 64, true);
+        try (NDManager m = manager.newSubManager(); LlamaModel big = LlamaModel.init(padded, false, 3, m)) {
+            List<PromptRef> req = refs(PROMPTS, 2);
+            SamplingParams p = SamplingParams.defaults().withMaxNewTokens(20).withSeed(8);
+            List<Completion> out = GenerationEngine.generate(big, TOK, req, p, 5);
+            int unknown = 0;
+            List<TeacherForcing.Item> items = new ArrayList<>();
+            for (int i = 0; i < out.size(); i++) {
+                Completion c = out.get(i);
+                int chars = 0;
+                for (int id : c.tokenIds()) {
+                    unknown += id >= TOK.vocabSize() ? 1 : 0;
+                    chars += id >= 4 && id < TOK.vocabSize() ? 1 : 0;
+                }
+                assertEquals(chars, c.text().length());
+                items.add(TeacherForcing.Item.of(req.get(i).text(), c));
+            }
+            assertTrue(unknown > 0, "a near-uniform model over 32 ids should pick some of the 10 extra ones");
+            float[][] tf = TeacherForcing.logProbs(big, TOK, items, 1.0);
+            for (int i = 0; i < out.size(); i++) {
+                assertArrayEquals(out.get(i).logProbs(), tf[i], 1e-4f);
             }
         }
     }
