@@ -14,7 +14,7 @@ import org.sparkrlhf.core.tokenizer.CharTokenizer;
 class SftLossTest {
   @Test
   void completionOnlyNllByHand() {
-    try (NDManager m = NDManager.newBaseManager(Engine.getEngine("PyTorch"))) {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
       // One row, two positions, vocabulary of 3. logits position 0: [0, ln 2, 0] -> p = [1/4, 2/4, 1/4];
       // position 1: [0, 0, 0] -> p = 1/3 each.
       NDArray logits = m.create(new float[] {0f, (float) Math.log(2), 0f, 0f, 0f, 0f}, new Shape(1, 2, 3));
@@ -34,7 +34,7 @@ class SftLossTest {
     SftExample a = SftExample.of(tok, "1+2=?\n", "=3\n#### 3\n");
     SftExample b = SftExample.of(tok, "9=?\n", "#### 9\n");
     assertEquals(1 + 6, a.promptLength());
-    try (NDManager m = NDManager.newBaseManager(Engine.getEngine("PyTorch"))) {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
       SftTrainer.Tensors t = SftTrainer.tensors(m, List.of(a, b), new int[] {0, 1}, tok.padId());
       int len = a.length() - 1;
       assertEquals(new Shape(2, len), t.inputs().getShape());

@@ -35,7 +35,7 @@ class SftTrainerTest {
 
   static List<SftExample> examples(CharTokenizer tok, String split, int n) {
     List<SftExample> out = new ArrayList<>();
-    for (Problem p : ArithmeticTask.generate(new TaskSpec(1, 1, 0, 9, "+", 5), split, n)) {
+    for (Problem p : ArithmeticTask.generate(new TaskSpec(1, 2, 0, 9, "+", 5), split, n)) {
       out.add(SftExample.of(tok, p.prompt(), p.completion()));
     }
     return out;
@@ -49,7 +49,7 @@ class SftTrainerTest {
     SftConfig c = tiny();
     List<Double> losses = new ArrayList<>();
     float[] firstWeights;
-    try (NDManager m = NDManager.newBaseManager(Engine.getEngine("PyTorch"))) {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
       LlamaModel model = LlamaModel.init(c.model.toConfig(tok), false, 3, m);
       double before = new SftTrainer(c).validLoss(model, train);
       SftTrainer.Result r = new SftTrainer(c).train(model, train, valid, null, new SftTrainer.Hooks() {
@@ -66,7 +66,7 @@ class SftTrainerTest {
       firstWeights = model.parameters().get(LlamaModel.EMBED).toFloatArray();
     }
     // Same seed, same data: the same weights, bit for bit.
-    try (NDManager m = NDManager.newBaseManager(Engine.getEngine("PyTorch"))) {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
       LlamaModel model = LlamaModel.init(c.model.toConfig(tok), false, 3, m);
       new SftTrainer(c).train(model, train, valid, null, new SftTrainer.Hooks() {});
       assertArrayEquals(firstWeights, model.parameters().get(LlamaModel.EMBED).toFloatArray());

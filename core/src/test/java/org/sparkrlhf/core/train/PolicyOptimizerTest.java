@@ -15,7 +15,7 @@ import org.sparkrlhf.core.model.LlamaModel;
 class PolicyOptimizerTest {
   @Test
   void reportsTheGlobalNormAndClipsTheUpdate() {
-    try (NDManager m = NDManager.newBaseManager(Engine.getEngine("PyTorch"))) {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
       LlamaConfig cfg = LlamaConfig.tiny(12, 16, 1, 2, 2, 32, 16, true);
       LlamaModel model = LlamaModel.init(cfg, false, 7, m);
       LlamaModel before = model.copy(m);

@@ -1,0 +1,233 @@
+package org.sparkrlhf.core.lake;
+
+import static org.apache.spark.sql.functions.current_timestamp;
+import static org.apache.spark.sql.functions.lit;
+
+import io.delta.tables.DeltaTable;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.spark.sql.AnalysisException;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.UserError;
+
+/**
+ * The Delta tables under one lake root (a local folder or any Hadoop path).
+ *
+ * <p>Every read pins the table version it saw and every write records the version it made, in this
+ * lake's {@link #reads()} and {@link #writes()}; a stage puts both in its report and its checkpoints,
+ * so any result names the exact data that made it.
+ *
+ * <p>Writes are idempotent, so a stage re-run with the same run id adds nothing twice: data tables are
+ * written with an insert-only MERGE on their key ({@link #insertNew}); run tables (rollouts, metrics,
+ * checkpoints, quarantine) with Delta's idempotent appends, {@code txnAppId}/{@code txnVersion}
+ * ({@link #appendOnce}), which Delta skips when that application id already committed that version.
+ */
+public final class Lake {
+  private final SparkSession spark;
+  private final String root;
+  private final Map<String, Long> reads = new LinkedHashMap<>();
+  private final Map<String, Long> writes = new LinkedHashMap<>();
+
+  public Lake(SparkSession spark, String root) {
+    this.spark = spark;
+    this.root = root.endsWith("/") ? root.substring(0, root.length() - 1) : root;
+  }
+
+  /** A view of the same lake with empty lineage, for the next stage. */
+  public Lake fresh() {
+    return new Lake(spark, root);
+  }
+
+  public SparkSession spark() {
+    return spark;
+  }
+
+  public String root() {
+    return root;
+  }
+
+  public String path(String table) {
+    Tables.get(table);
+    return root + "/" + table;
+  }
+
+  /** Delta versions read by this stage, table → version. */
+  public Map<String, Long> reads() {
+    return reads;
+  }
+
+  /** Delta versions written by this stage, table → version after its last write. */
+  public Map<String, Long> writes() {
+    return writes;
+  }
+
+  /** Creates the table with its schema if it is not there yet. */
+  public void ensure(String table) {
+    Tables.Table t = Tables.get(table);
+    String path = path(table);
+    if (!DeltaTable.isDeltaTable(spark, path)) {
+      DeltaTable.createIfNotExists(spark)
+          .location(path)
+          .addColumns(t.schema())
+          .comment(t.description())
+          .execute();
+    }
+  }
+
+  public void ensureAll() {
+    for (String t : Tables.ALL.keySet()) {
+      ensure(t);
+    }
+  }
+
+  /** The table's current version (creating the table if needed). */
+  public long version(String table) {
+    ensure(table);
+    Row last = DeltaTable.forPath(spark, path(table)).history(1).select("version").head();
+    return last.getLong(0);
+  }
+
+  /** Reads the table at its current version and records that version as read. */
+  public Dataset<Row> read(String table) {
+    long v = version(table);
+    reads.put(table, v);
+    return spark.read().format("delta").option("versionAsOf", v).load(path(table));
+  }
+
+  /** Reads a pinned version, e.g. the one a checkpoint names, and records it. */
+  public Dataset<Row> readVersion(String table, long version) {
+    reads.put(table, version);
+    return spark.read().format("delta").option("versionAsOf", version).load(path(table));
+  }
+
+  /**
+   * Checks {@code df} against the table's schema and puts its columns in the table's order. An
+   * unknown column, a wrong type, or a missing required column is a {@link UserError} naming the
+   * column; missing nullable columns become nulls, a missing {@code created_at} becomes now.
+   */
+  public Dataset<Row> conform(String table, Dataset<Row> df) {
+    StructType target = Tables.get(table).schema();
+    StructType have = df.schema();
+    for (StructField f : have.fields()) {
+      if (!List.of(target.fieldNames()).contains(f.name())) {
+        throw new UserError(
+            "column '" + f.name() + "' is not in table " + table + " (columns: "
+                + String.join(", ", target.fieldNames()) + ")");
+      }
+    }
+    List<Column> cols = new ArrayList<>();
+    for (StructField f : target.fields()) {
+      if (List.of(have.fieldNames()).contains(f.name())) {
+        DataType got = have.apply(f.name()).dataType();
+        if (!compatible(got, f.dataType())) {
+          throw new UserError(
+              "column '" + f.name() + "' of table " + table + " is " + f.dataType().simpleString()
+                  + ", got " + got.simpleString());
+        }
+        cols.add(df.col(f.name()).cast(f.dataType()).as(f.name()));
+      } else if (f.name().equals("created_at")) {
+        cols.add(current_timestamp().as(f.name()));
+      } else if (f.nullable()) {
+        cols.add(lit(null).cast(f.dataType()).as(f.name()));
+      } else {
+        throw new UserError("table " + table + " needs column '" + f.name() + "', which is missing");
+      }
+    }
+    return df.select(cols.toArray(new Column[0]));
+  }
+
+  /** Same type, or one that widens safely (int → long, float → double), or an array of such. */
+  private static boolean compatible(DataType got, DataType want) {
+    if (got.sameType(want)) {
+      return true;
+    }
+    String g = got.typeName();
+    String w = want.typeName();
+    if (w.equals("long") && g.equals("integer")) return true;
+    if (w.equals("double") && (g.equals("float") || g.equals("integer") || g.equals("long"))) return true;
+    if (w.equals("float") && g.equals("double")) return true;
+    if (got instanceof org.apache.spark.sql.types.ArrayType ga
+        && want instanceof org.apache.spark.sql.types.ArrayType wa) {
+      return compatible(ga.elementType(), wa.elementType());
+    }
+    if (got instanceof org.apache.spark.sql.types.MapType gm
+        && want instanceof org.apache.spark.sql.types.MapType wm) {
+      return compatible(gm.keyType(), wm.keyType()) && compatible(gm.valueType(), wm.valueType());
+    }
+    return g.equals("null");
+  }
+
+  /**
+   * Inserts the rows whose key is not in the table yet (insert-only MERGE): re-running a data stage
+   * or re-importing a file adds nothing twice. Returns the table version after the write.
+   */
+  public long insertNew(String table, Dataset<Row> df) {
+    ensure(table);
+    Dataset<Row> rows = conform(table, df);
+    List<String> key = Tables.get(table).key();
+    String cond = key.stream().map(k -> "t.`" + k + "` = s.`" + k + "`").collect(Collectors.joining(" AND "));
+    try {
+      DeltaTable.forPath(spark, path(table))
+          .as("t")
+          .merge(rows.as("s"), cond)
+          .whenNotMatched()
+          .insertAll()
+          .execute();
+    } catch (Exception e) {
+      throw translate(table, e);
+    }
+    long v = version(table);
+    writes.put(table, v);
+    return v;
+  }
+
+  /**
+   * Appends once per (appId, txnVersion): Delta skips the write when that application id has already
+   * committed that version, so a re-run of the same run/stage/iteration adds nothing. Use an appId that
+   * names the run, stage and table, and a txnVersion that grows within it (an iteration or flush count).
+   */
+  public long appendOnce(String table, Dataset<Row> df, String appId, long txnVersion) {
+    ensure(table);
+    Dataset<Row> rows = conform(table, df);
+    try {
+      rows.write()
+          .format("delta")
+          .mode("append")
+          .option("txnAppId", appId)
+          .option("txnVersion", txnVersion)
+          .save(path(table));
+    } catch (Exception e) {
+      throw translate(table, e);
+    }
+    long v = version(table);
+    writes.put(table, v);
+    return v;
+  }
+
+  /** Rows of a Java list as a frame with the table's schema (for small driver-side writes). */
+  public Dataset<Row> frame(String table, List<Row> rows) {
+    return spark.createDataFrame(rows, Tables.get(table).schema());
+  }
+
+  /** Delta's schema and constraint errors are user-facing: say which table, keep Delta's message line. */
+  private static RuntimeException translate(String table, Exception e) {
+    Throwable t = e;
+    while (t != null) {
+      if (t instanceof AnalysisException || t.getClass().getName().contains("DeltaInvariantViolation")) {
+        String msg = t.getMessage() == null ? t.toString() : t.getMessage().lines().findFirst().orElse("");
+        return new UserError("write to " + table + " refused: " + msg, e);
+      }
+      t = t.getCause();
+    }
+    return e instanceof RuntimeException re ? re : new RuntimeException(e);
+  }
+}
