@@ -17,10 +17,11 @@ import org.apache.spark.TaskContext;
  * <p>The count is {@value #THREADS_CONF} when set (as a job-level local property or in the Spark conf), else
  * the task's CPUs ({@code spark.task.cpus}, or the resource profile's task CPUs), i.e. 1 by default: an
  * executor with C cores runs C/taskCpus tasks at once, and giving each task exactly its CPUs keeps the cores
- * busy without oversubscription. On this 2-core machine, with other processes competing for the cores, two
- * concurrent tasks ran a 4-layer d=128 decoder at 177 seq/s with 1 thread each vs 184 with 2 each (noise), while
- * a single task with 2 threads collapsed (11 vs 287 seq/s with 1 thread): OpenMP's barriers suffer badly when a
- * core is taken by someone else, so more threads than CPUs granted is a bad default. For a job that runs one big
+ * busy without oversubscription. Measured here (4-layer d=128 decoder, batches of 16 x 64 tokens, on this 2-core
+ * machine while other jobs kept it loaded, load average about 5): one task alone ran 180-287 seq/s with 1 thread
+ * but 11-22 seq/s with 2 — OpenMP's barriers collapse when another process holds a core — while two concurrent
+ * tasks ran 96-177 seq/s with 1 thread each and 165-184 with 2 each (noise-dominated). So more threads than the
+ * CPUs Spark granted is a bad default. For a job that runs one big
  * task per executor, set {@code spark.task.cpus} (or {@value #THREADS_CONF}) to the executor's cores.
  */
 public final class SparkExecutors {

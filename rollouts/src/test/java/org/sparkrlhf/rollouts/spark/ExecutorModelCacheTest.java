@@ -162,14 +162,4 @@ class ExecutorModelCacheTest {
                 () -> ModelBroadcast.publish(spark, "rm", 1, noTokenizer));
         assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
     }
-
-    @Test
-    void executorIdIsRecorded() {
-        List<String> ids = ScoringFixtures.frame(spark, 2).javaRDD()
-                .map(r -> SparkExecutors.executorId() + "/" + SparkExecutors.torchThreadsForTask()).distinct()
-                .collect();
-        // local mode: tasks run in the driver JVM, whose executor id is "driver"; spark.task.cpus = 1
-        assertEquals(List.of("driver/1"), ids);
-        assertEquals("driver", SparkExecutors.executorId());
-    }
 }
