@@ -1,0 +1,449 @@
+package org.sparkrlhf.rollouts.spark;
+
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.ml.Transformer;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.util.Identifiable;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.TaskCompletionListener;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+
+/**
+ * A Spark ML {@link Transformer} that scores (prompt, completion) rows with a broadcast model on the executors:
+ * it adds the per-token log-probs of the completion, their sum and, for a model with a scalar head, the score.
+ *
+ * <pre>
+ *   Scorer scorer = new Scorer().setModel(ModelBroadcast.publish(spark, "policy", step, blob))
+ *           .setPromptCol("prompt").setCompletionCol("completion").setBatchSize(16);
+ *   Dataset&lt;Row&gt; scored = scorer.transform(rollouts);   // + logprobs, sum_logprob (, score)
+ * </pre>
+ *
+ * <p>Output columns: {@code logprobs} array&lt;float&gt; (one per scored token: the completion's tokens, then the
+ * eos when appended), {@code sum_logprob} double, and {@code score} double only when the model has
+ * {@code score.weight} — the head's output at the last token of {@code [bos]+prompt+completion+[eos]} (without
+ * the eos when it is not appended). Token convention and math: {@link BatchScoring}. A row whose prompt or
+ * completion is null gets nulls.
+ *
+ * <p>Each partition acquires the model from {@link ExecutorModelCache} (loaded once per executor and version),
+ * scores its rows in batches of {@code batchSize} in arrival order, under no-grad with the task's torch threads
+ * ({@link SparkExecutors#inferenceScope()}), and releases the model when the task completes.
+ *
+ * <p>The model is set with {@link #setModel(ModelBroadcast)}, not as a Spark {@code Param}: Params must encode as
+ * JSON for ML persistence, and a broadcast is a live handle into one SparkContext. For the same reason the
+ * Scorer is not {@code MLWritable}; persist the checkpoint and re-publish it instead. {@link #copy} keeps the model.
+ */
+public final class Scorer extends Transformer {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private ModelBroadcast model;
+
+    private final Param<String> promptCol;
+    private final Param<String> completionCol;
+    private final Param<String> completionIdsCol;
+    private final Param<String> appendEosCol;
+    private final Param<String> logprobsCol;
+    private final Param<String> sumLogprobCol;
+    private final Param<String> scoreCol;
+    private final IntParam batchSize;
+    private final BooleanParam appendEos;
+    private final DoubleParam temperature;
+
+    public Scorer() {
+        this(Identifiable.randomUID("scorer"));
+    }
+
+    /** Spark ML's copy machinery needs this constructor. */
+    public Scorer(String uid) {
+        this.uid = uid;
+        promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
+        completionCol = new Param<>(this, "completionCol", "input column with the completion text (string)");
+        completionIdsCol = new Param<>(this, "completionIdsCol", "optional input column with the completion's"
+                + " token ids (array<int|bigint>, without eos), used instead of encoding the completion text; set it"
+                + " for generated rollouts, whose sampled ids need not be the text's canonical encoding");
+        appendEosCol = new Param<>(this, "appendEosCol", "optional boolean input column: per row, whether the"
+                + " completion ended with end-of-sequence (overrides appendEos; null rows use appendEos)");
+        logprobsCol = new Param<>(this, "logprobsCol", "output column: per-token log-probs (array<float>)");
+        sumLogprobCol = new Param<>(this, "sumLogprobCol", "output column: sum of the log-probs (double)");
+        scoreCol = new Param<>(this, "scoreCol", "output column: scalar-head score at the last token (double),"
+                + " added only for a model with score.weight");
+        batchSize = new IntParam(this, "batchSize", "rows per forward pass (> 0)", ParamValidators.gt(0));
+        appendEos = new BooleanParam(this, "appendEos", "whether the completion ended with end-of-sequence: eos"
+                + " is appended to the sequence and scored");
+        temperature = new DoubleParam(this, "temperature", "log-probs of softmax(logits / temperature) (> 0)",
+                ParamValidators.gt(0));
+        setDefault(promptCol, "prompt");
+        setDefault(completionCol, "completion");
+        setDefault(logprobsCol, "logprobs");
+        setDefault(sumLogprobCol, "sum_logprob");
+        setDefault(scoreCol, "score");
+        setDefault(batchSize, 16);
+        setDefault(appendEos, true);
+        setDefault(temperature, 1.0);
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    // -------------------------------------------------------------------------------------- params
+
+    public Param<String> promptCol() {
+        return promptCol;
+    }
+
+    public Param<String> completionCol() {
+        return completionCol;
+    }
+
+    public Param<String> completionIdsCol() {
+        return completionIdsCol;
+    }
+
+    public Param<String> appendEosCol() {
+        return appendEosCol;
+    }
+
+    public Param<String> logprobsCol() {
+        return logprobsCol;
+    }
+
+    public Param<String> sumLogprobCol() {
+        return sumLogprobCol;
+    }
+
+    public Param<String> scoreCol() {
+        return scoreCol;
+    }
+
+    public IntParam batchSize() {
+        return batchSize;
+    }
+
+    public BooleanParam appendEos() {
+        return appendEos;
+    }
+
+    public DoubleParam temperature() {
+        return temperature;
+    }
+
+    public Scorer setModel(ModelBroadcast model) {
+        this.model = model;
+        return this;
+    }
+
+    public ModelBroadcast getModel() {
+        return model;
+    }
+
+    public Scorer setPromptCol(String v) {
+        set(promptCol, v);
+        return this;
+    }
+
+    public String getPromptCol() {
+        return $(promptCol);
+    }
+
+    public Scorer setCompletionCol(String v) {
+        set(completionCol, v);
+        return this;
+    }
+
+    public String getCompletionCol() {
+        return $(completionCol);
+    }
+
+    public Scorer setCompletionIdsCol(String v) {
+        set(completionIdsCol, v);
+        return this;
+    }
+
+    public Scorer setAppendEosCol(String v) {
+        set(appendEosCol, v);
+        return this;
+    }
+
+    public Scorer setLogprobsCol(String v) {
+        set(logprobsCol, v);
+        return this;
+    }
+
+    public Scorer setSumLogprobCol(String v) {
+        set(sumLogprobCol, v);
+        return this;
+    }
+
+    public Scorer setScoreCol(String v) {
+        set(scoreCol, v);
+        return this;
+    }
+
+    public Scorer setBatchSize(int v) {
+        set(batchSize, v);
+        return this;
+    }
+
+    public int getBatchSize() {
+        return (Integer) $(batchSize);
+    }
+
+    public Scorer setAppendEos(boolean v) {
+        set(appendEos, v);
+        return this;
+    }
+
+    public boolean getAppendEos() {
+        return (Boolean) $(appendEos);
+    }
+
+    public Scorer setTemperature(double v) {
+        set(temperature, v);
+        return this;
+    }
+
+    public double getTemperature() {
+        return (Double) $(temperature);
+    }
+
+    @Override
+    public Scorer copy(ParamMap extra) {
+        Scorer c = (Scorer) defaultCopy(extra);
+        c.model = model;
+        return c;
+    }
+
+    // -------------------------------------------------------------------------------------- schema
+
+    private String optional(Param<String> p) {
+        return isDefined(p) ? $(p) : null;
+    }
+
+    private boolean withScore() {
+        return model.hasScoreHead();
+    }
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        if (model == null) {
+            throw new IllegalStateException("Scorer " + uid + ": no model; call setModel(ModelBroadcast) first");
+        }
+        String ids = optional(completionIdsCol);
+        requireColumn(schema, $(promptCol), "promptCol", DataTypes.StringType);
+        if (ids == null) {
+            requireColumn(schema, $(completionCol), "completionCol", DataTypes.StringType);
+        } else {
+            requireColumn(schema, ids, "completionIdsCol", DataTypes.createArrayType(DataTypes.IntegerType),
+                    DataTypes.createArrayType(DataTypes.LongType));
+        }
+        String eosCol = optional(appendEosCol);
+        if (eosCol != null) {
+            requireColumn(schema, eosCol, "appendEosCol", DataTypes.BooleanType);
+        }
+        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
+        fields.add(outputField(schema, $(logprobsCol), DataTypes.createArrayType(DataTypes.FloatType, false)));
+        fields.add(outputField(schema, $(sumLogprobCol), DataTypes.DoubleType));
+        if (withScore()) {
+            fields.add(outputField(schema, $(scoreCol), DataTypes.DoubleType));
+        }
+        return new StructType(fields.toArray(new StructField[0]));
+    }
+
+    private void requireColumn(StructType schema, String name, String param, DataType... allowed) {
+        if (!Arrays.asList(schema.fieldNames()).contains(name)) {
+            throw new IllegalArgumentException("Scorer: input column '" + name + "' (" + param + ") not found;"
+                    + " the input has columns " + Arrays.toString(schema.fieldNames()));
+        }
+        DataType actual = schema.apply(name).dataType();
+        for (DataType a : allowed) {
+            // element nullability does not matter for reading
+            if (a.equals(actual) || (a instanceof ArrayType at && actual instanceof ArrayType aa
+                    && at.elementType().equals(aa.elementType()))) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("Scorer: input column '" + name + "' (" + param + ") has type "
+                + actual.simpleString() + ", expected " + Arrays.stream(allowed).map(DataType::simpleString)
+                .reduce((x, y) -> x + " or " + y).orElse("?"));
+    }
+
+    private static StructField outputField(StructType schema, String name, DataType type) {
+        if (Arrays.asList(schema.fieldNames()).contains(name)) {
+            throw new IllegalArgumentException("Scorer: output column '" + name + "' already exists in the input;"
+                    + " choose another name with the matching set...Col setter");
+        }
+        return DataTypes.createStructField(name, type, true);
+    }
+
+    // ----------------------------------------------------------------------------------- transform
+
+    @Override
+    public Dataset<Row> transform(Dataset<?> dataset) {
+        StructType in = dataset.schema();
+        StructType out = transformSchema(in);
+        String ids = optional(completionIdsCol);
+        String eosCol = optional(appendEosCol);
+        Spec spec = new Spec(model, in.fieldIndex($(promptCol)),
+                ids == null ? in.fieldIndex($(completionCol)) : -1,
+                ids == null ? -1 : in.fieldIndex(ids),
+                eosCol == null ? -1 : in.fieldIndex(eosCol),
+                getBatchSize(), getAppendEos(), getTemperature(), withScore(), in.length());
+        return dataset.toDF().mapPartitions(new ScorePartition(spec), Encoders.row(out));
+    }
+
+    /** What a task needs: column positions and settings, no reference to the Scorer itself. */
+    private record Spec(ModelBroadcast model, int promptIdx, int completionIdx, int idsIdx, int eosIdx,
+                        int batchSize, boolean appendEos, double temperature, boolean withScore, int inputWidth)
+            implements Serializable {
+    }
+
+    /** Runs on the executors: lazily pulls {@code batchSize} rows, scores them, emits them with the new columns. */
+    private static final class ScorePartition implements MapPartitionsFunction<Row, Row> {
+        private static final long serialVersionUID = 1L;
+        private final Spec spec;
+
+        ScorePartition(Spec spec) {
+            this.spec = spec;
+        }
+
+        @Override
+        public Iterator<Row> call(Iterator<Row> input) {
+            return new Iterator<>() {
+                private ExecutorModelCache.LoadedModel loaded;
+                private Iterator<Row> ready = java.util.Collections.emptyIterator();
+
+                @Override
+                public boolean hasNext() {
+                    while (!ready.hasNext() && input.hasNext()) {
+                        ready = scoreNextBatch().iterator();
+                    }
+                    return ready.hasNext();
+                }
+
+                @Override
+                public Row next() {
+                    if (!hasNext()) {
+                        throw new NoSuchElementException();
+                    }
+                    return ready.next();
+                }
+
+                private List<Row> scoreNextBatch() {
+                    if (loaded == null) {
+                        // Acquired on first use (an empty partition loads nothing) and released when the task
+                        // ends, also when a downstream limit() stops reading early or the task fails.
+                        ExecutorModelCache.LoadedModel m = ExecutorModelCache.acquire(spec.model());
+                        TaskContext tc = TaskContext.get();
+                        if (tc != null) {
+                            tc.addTaskCompletionListener((TaskCompletionListener) ctx -> m.release());
+                        }
+                        loaded = m;
+                    }
+                    List<Row> rows = new ArrayList<>(spec.batchSize());
+                    while (rows.size() < spec.batchSize() && input.hasNext()) {
+                        rows.add(input.next());
+                    }
+                    return score(loaded, rows);
+                }
+            };
+        }
+
+        private List<Row> score(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
+            TextTokenizer tok = loaded.tokenizer();
+            List<BatchScoring.Sequence> seqs = new ArrayList<>(rows.size());
+            int[] seqOfRow = new int[rows.size()];
+            for (int r = 0; r < rows.size(); r++) {
+                Row row = rows.get(r);
+                BatchScoring.Sequence s = encode(tok, row);
+                seqOfRow[r] = s == null ? -1 : seqs.size();
+                if (s != null) {
+                    seqs.add(s);
+                }
+            }
+            List<BatchScoring.Result> results;
+            try (AutoCloseable scope = SparkExecutors.inferenceScope()) {
+                results = BatchScoring.score(loaded.model(), seqs, spec.temperature(), spec.withScore(),
+                        loaded.model().manager());
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            List<Row> out = new ArrayList<>(rows.size());
+            int extra = spec.withScore() ? 3 : 2;
+            for (int r = 0; r < rows.size(); r++) {
+                Row row = rows.get(r);
+                Object[] values = new Object[spec.inputWidth() + extra];
+                for (int i = 0; i < spec.inputWidth(); i++) {
+                    values[i] = row.get(i);
+                }
+                if (seqOfRow[r] >= 0) {
+                    BatchScoring.Result res = results.get(seqOfRow[r]);
+                    values[spec.inputWidth()] = res.logprobs();
+                    values[spec.inputWidth() + 1] = res.sumLogprob();
+                    if (spec.withScore()) {
+                        values[spec.inputWidth() + 2] = res.score();
+                    }
+                }
+                out.add(RowFactory.create(values));
+            }
+            return out;
+        }
+
+        /** The row's sequence by the token convention, or null when an input is null. */
+        private BatchScoring.Sequence encode(TextTokenizer tok, Row row) {
+            if (row.isNullAt(spec.promptIdx())) {
+                return null;
+            }
+            String prompt = row.getString(spec.promptIdx());
+            String completion = null;
+            int[] ids = null;
+            if (spec.idsIdx() >= 0) {
+                if (row.isNullAt(spec.idsIdx())) {
+                    return null;
+                }
+                List<Object> list = row.getList(spec.idsIdx());
+                ids = new int[list.size()];
+                for (int i = 0; i < ids.length; i++) {
+                    Object v = list.get(i);
+                    if (v == null) {
+                        throw new IllegalArgumentException("null token id in the completion ids column");
+                    }
+                    ids[i] = ((Number) v).intValue();
+                }
+            } else {
+                if (row.isNullAt(spec.completionIdx())) {
+                    return null;
+                }
+                completion = row.getString(spec.completionIdx());
+            }
+            boolean eos = spec.eosIdx() >= 0 && !row.isNullAt(spec.eosIdx())
+                    ? row.getBoolean(spec.eosIdx()) : spec.appendEos();
+            return BatchScoring.encode(tok, prompt, completion, ids, eos);
+        }
+    }
+}
