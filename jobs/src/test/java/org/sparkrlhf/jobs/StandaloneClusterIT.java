@@ -23,8 +23,10 @@ class StandaloneClusterIT {
           "--set", "data.train_size=200", "--set", "data.valid_size=20", "--set", "data.test_size=30",
           "--set", "data.test_ood_size=10", "--set", "data.step_label_problems=10");
       assertEquals(0, r.code(), r.stderr());
-      String apps = cluster.masterJson();
-      assertFalse(apps.contains("\"completedapps\" : [ ]"), "the stage ran as an application of the cluster: " + apps);
+      com.fasterxml.jackson.databind.JsonNode apps =
+          new com.fasterxml.jackson.databind.ObjectMapper().readTree(cluster.masterJson());
+      assertEquals(1, apps.path("completedapps").size(), "the stage ran as an application of the cluster: " + apps);
+      assertEquals("FINISHED", apps.path("completedapps").get(0).path("state").asText(), apps.toString());
     }
     assertFalse(worker.isAlive(), "every process the test started is stopped");
     Lake lake = new Lake(TestSpark.session(), lakeRoot);
