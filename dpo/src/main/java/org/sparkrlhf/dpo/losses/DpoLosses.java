@@ -1,0 +1,76 @@
+package org.sparkrlhf.dpo.losses;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Preference losses by config name, TRL's {@code loss_type}:
+ * <ul>
+ *   <li>{@code sigmoid}: DPO; label smoothing ε in [0, 0.5) allowed as in TRL (ε &gt; 0 is cDPO);</li>
+ *   <li>{@code cdpo}: the same loss, but requires 0 &lt; ε &lt; 0.5 (a config saying cdpo with
+ *       ε = 0 is a mistake, not plain DPO);</li>
+ *   <li>{@code ipo}: IPO on length-normalised log-ratios; needs lengths; ε must be 0.</li>
+ * </ul>
+ */
+public final class DpoLosses {
+
+    public static final String SIGMOID = "sigmoid";
+    public static final String CDPO = "cdpo";
+    public static final String IPO = "ipo";
+
+    private static final Map<String, PreferenceLoss> REGISTRY = new TreeMap<>(Map.<String, PreferenceLoss>of(
+            SIGMOID, DpoLosses::sigmoid,
+            CDPO, DpoLosses::cdpo,
+            IPO, new Ipo()));
+
+    private DpoLosses() {
+    }
+
+    /** @throws IllegalArgumentException for an unknown name, listing the known ones */
+    public static PreferenceLoss byName(String name) {
+        PreferenceLoss loss = name == null ? null : REGISTRY.get(name);
+        if (loss == null) {
+            throw new IllegalArgumentException("unknown DPO loss '" + name + "'; known: "
+                    + String.join(", ", REGISTRY.keySet()));
+        }
+        return loss;
+    }
+
+    /** The known names, sorted. */
+    public static java.util.Set<String> names() {
+        return REGISTRY.keySet();
+    }
+
+    private static NDArray sigmoid(PreferenceLogps b, double beta, double labelSmoothing) {
+        return DpoLoss.sigmoid(b.policyChosen(), b.policyRejected(), b.refChosen(), b.refRejected(), beta,
+                labelSmoothing);
+    }
+
+    private static NDArray cdpo(PreferenceLogps b, double beta, double labelSmoothing) {
+        if (labelSmoothing <= 0) {
+            throw new IllegalArgumentException("cdpo needs label smoothing in (0, 0.5), got " + labelSmoothing);
+        }
+        return sigmoid(b, beta, labelSmoothing);
+    }
+
+    /** IPO on length-normalised log-ratios; its metrics are length-normalised too. */
+    private static final class Ipo implements PreferenceLoss {
+        @Override
+        public NDArray losses(PreferenceLogps b, double beta, double labelSmoothing) {
+            if (labelSmoothing != 0) {
+                throw new IllegalArgumentException("ipo takes no label smoothing, got " + labelSmoothing);
+            }
+            if (b.chosenLengths() == null || b.rejectedLengths() == null) {
+                throw new IllegalArgumentException("ipo needs chosen and rejected lengths");
+            }
+            return DpoLoss.ipo(b.policyChosen(), b.policyRejected(), b.refChosen(), b.refRejected(),
+                    b.chosenLengths(), b.rejectedLengths(), beta);
+        }
+
+        @Override
+        public boolean lengthNormalized() {
+            return true;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package org.sparkrlhf.grpo.algos;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * The GRPO objective (Shao et al. 2024, "DeepSeekMath", eq. 3): the clipped surrogate plus
+ * a KL penalty to the reference policy <em>inside the loss</em> (not folded into the reward
+ * as in RLHF-PPO), estimated per token with k3:
+ * {@code loss = surrogate + klCoef · aggregation(k3(logp, ref), mask)} — verl's
+ * {@code use_kl_loss} with {@code kl_loss_type=low_var_kl}. Both terms use the same
+ * aggregation.
+ */
+public final class GrpoLoss {
+
+    private GrpoLoss() {
+    }
+
+    /**
+     * @param loss total scalar loss to backpropagate
+     * @param policyLoss the surrogate part
+     * @param klLoss the aggregated k3 (before {@code klCoef}); 0 when there is no KL term
+     * @param clipFraction see {@link PolicyLoss.Result}
+     * @param approxKl see {@link PolicyLoss.Result}
+     */
+    public record Result(NDArray loss, NDArray policyLoss, NDArray klLoss, float clipFraction, float approxKl) {
+    }
+
+    /**
+     * @param refLogProbs [B, T] reference log-probs; may be null when {@code klCoef == 0}
+     * @param klCoef β, the KL coefficient (e.g. 0.04 in DeepSeekMath; 0 disables the term)
+     * @see PolicyLoss#clippedSurrogate for the other parameters
+     */
+    public static Result total(NDArray logProbs, NDArray oldLogProbs, NDArray refLogProbs, NDArray advantages,
+            NDArray mask, double clipLow, double clipHigh, double klCoef, Aggregation aggregation) {
+        PolicyLoss.Result pg = PolicyLoss.clippedSurrogate(
+                logProbs, oldLogProbs, advantages, mask, clipLow, clipHigh, aggregation);
+        if (klCoef == 0) {
+            NDArray zero = pg.loss().getManager().create(0f);
+            return new Result(pg.loss(), pg.loss(), zero, pg.clipFraction(), pg.approxKl());
+        }
+        if (refLogProbs == null) {
+            throw new IllegalArgumentException("klCoef = " + klCoef + " needs reference log-probs");
+        }
+        NDArray kl = aggregation.apply(Kl.k3(logProbs, refLogProbs), mask);
+        return new Result(pg.loss().add(kl.mul((float) klCoef)), pg.loss(), kl, pg.clipFraction(), pg.approxKl());
+    }
+}

@@ -1,0 +1,59 @@
+package org.sparkrlhf.grpo.algos;
+
+import ai.djl.ndarray.NDArray;
+
+/** Policy-gradient surrogate losses over per-token log-probs. */
+public final class PolicyLoss {
+
+    private PolicyLoss() {
+    }
+
+    /**
+     * The result of a surrogate loss.
+     *
+     * @param loss the aggregated scalar loss (in the autograd graph of {@code logProbs})
+     * @param clipFraction fraction of masked tokens where the clipped term was the active
+     *     (larger) loss, i.e. the gradient was cut off; verl's {@code pg_clipfrac}
+     * @param approxKl masked token-mean of {@code old − new} log-probs, a k1 estimate of
+     *     KL(π_old ‖ π_θ) on samples from π_old; verl's {@code ppo_kl}
+     */
+    public record Result(NDArray loss, float clipFraction, float approxKl) {
+    }
+
+    /**
+     * PPO's token-level clipped surrogate (Schulman et al. 2017, "Proximal Policy Optimization
+     * Algorithms") with separate lower and upper clip ranges (DAPO's clip-higher, Yu et al.
+     * 2025, "DAPO: An Open-Source LLM Reinforcement Learning System at Scale"), as verl's
+     * {@code compute_policy_loss} (without its dual-clip):
+     * <pre>
+     * ratio_t = exp(clamp(logp_t − old_t, −20, 20))
+     * loss_t  = max(−A·ratio_t, −A·clip(ratio_t, 1 − clipLow, 1 + clipHigh))
+     *         = −min(ratio_t·A, clip(ratio_t, 1 − clipLow, 1 + clipHigh)·A)
+     * </pre>
+     * then {@code aggregation(loss, mask)}. A token is counted as clipped when
+     * {@code −A·clip(ratio) > −A·ratio} strictly (a positive advantage with ratio above
+     * 1 + clipHigh, or a negative one with ratio below 1 − clipLow).
+     *
+     * @param logProbs [B, T] current policy log-probs of the sampled tokens (with gradient)
+     * @param oldLogProbs [B, T] log-probs under the policy that sampled them (no gradient)
+     * @param advantages [B] (one per sequence, broadcast over tokens) or [B, T]
+     * @param mask [B, T] float 0/1, 1 on completion tokens
+     * @param clipLow ε_low, e.g. 0.2
+     * @param clipHigh ε_high, e.g. 0.2 (PPO) or 0.28 (DAPO)
+     */
+    public static Result clippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
+            double clipLow, double clipHigh, Aggregation aggregation) {
+        NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
+        NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);
+        NDArray ratio = logRatio.exp();
+        NDArray unclipped = adv.mul(ratio).neg();
+        NDArray clipped = adv.mul(ratio.clip(1 - clipLow, 1 + clipHigh)).neg();
+        NDArray lossMat = unclipped.maximum(clipped);
+        NDArray loss = aggregation.apply(lossMat, mask);
+
+        NDArray clippedActive = clipped.gt(unclipped).toType(mask.getDataType(), false);
+        float clipFraction = Aggregation.tokenMean(clippedActive, mask).getFloat();
+        float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
+        return new Result(loss, clipFraction, approxKl);
+    }
+}

@@ -1,0 +1,80 @@
+package org.sparkrlhf.grpo.algos;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class AdvantagesTest {
+
+    @BeforeAll
+    static void oneThread() {
+        Engine.getEngine("PyTorch");
+        JniUtils.setNumThreads(1);
+    }
+
+    static final double EPS = 1e-6;
+
+    @Test
+    void grpoOneGroupByHand() {
+        // [1,0,0,1]: mean 0.5; unbiased var = 4·0.25/3 = 1/3; std = sqrt(1/3) = 0.57735;
+        // A = ±0.5 / (0.57735 + 1e-6) = ±0.866024.
+        double a = 0.5 / (Math.sqrt(1.0 / 3) + EPS);
+        assertArrayEquals(new double[] {a, -a, -a, a},
+                Advantages.grpo(new double[] {1, 0, 0, 1}, new int[] {0, 0, 0, 0}, true, EPS), 1e-12);
+        assertEquals(0.866024, a, 1e-6);
+    }
+
+    @Test
+    void grpoInterleavedGroupsEqualScoresAndSingletons() {
+        // Group 7: scores 3,1,2 (positions 0,2,4): mean 2, deviations 1,-1,0, var = 2/2 = 1, std 1.
+        // Group 9: scores 5,5,5: std 0 -> 0 / (0 + eps) = 0.  Group 4: a single 0.7 -> mean 0, std 1.
+        double[] scores = {3, 5, 1, 5, 2, 5, 0.7};
+        int[] ids = {7, 9, 7, 9, 7, 9, 4};
+        double s = 1 / (1 + EPS);
+        assertArrayEquals(new double[] {s, 0, -s, 0, 0, 0, 0.7 * s},
+                Advantages.grpo(scores, ids, true, EPS), 1e-12);
+        // Dr. GRPO: mean only.
+        assertArrayEquals(new double[] {1, 0, -1, 0, 0, 0, 0.7},
+                Advantages.grpo(scores, ids, false, EPS), 1e-12);
+    }
+
+    @Test
+    void rlooByHand() {
+        // [1,0,0,1]: A_0 = 1 − (0+0+1)/3 = 2/3; A_1 = 0 − (1+0+1)/3 = −2/3.
+        // [3,1,2]: 3 − 1.5 = 1.5; 1 − 2.5 = −1.5; 2 − 2 = 0.  A lone 0.7 keeps its score.
+        assertArrayEquals(
+                new double[] {2.0 / 3, -2.0 / 3, -2.0 / 3, 2.0 / 3, 1.5, -1.5, 0, 0.7},
+                Advantages.rloo(new double[] {1, 0, 0, 1, 3, 1, 2, 0.7}, new int[] {0, 0, 0, 0, 1, 1, 1, 2}), 1e-12);
+    }
+
+    @Test
+    void ndArrayVersionsAndRegistry() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            float a = (float) (0.5 / (Math.sqrt(1.0 / 3) + EPS));
+            // Two contiguous groups of 4: [1,0,0,1] and [0,0,0,1] (mean .25, var = (3·.0625 + .5625)/3 = .25, std .5).
+            float[] got = Advantages.grpo(m.create(new float[] {1, 0, 0, 1, 0, 0, 0, 1}), 4, true, EPS).toFloatArray();
+            float b = (float) (-0.25 / (0.5 + EPS));
+            float c = (float) (0.75 / (0.5 + EPS));
+            assertArrayEquals(new float[] {a, -a, -a, a, b, b, b, c}, got, 1e-6f);
+            assertArrayEquals(new float[] {-0.25f, -0.25f, -0.25f, 0.75f},
+                    AdvantageEstimators.byName("dr_grpo").compute(m.create(new float[] {0, 0, 0, 1}), 4).toFloatArray(),
+                    1e-7f);
+            assertArrayEquals(new float[] {2f / 3, -2f / 3, -2f / 3, 2f / 3},
+                    Advantages.rloo(m.create(new float[] {1, 0, 0, 1}), 4).toFloatArray(), 1e-6f);
+            assertArrayEquals(new float[] {a, -a, -a, a},
+                    AdvantageEstimators.byName("grpo").compute(m.create(new float[] {1, 0, 0, 1}), 4).toFloatArray(), 1e-6f);
+            assertArrayEquals(new float[] {1, -1},
+                    AdvantageEstimators.byName("rloo").compute(m.create(new float[] {1, 0}), 2).toFloatArray(), 1e-6f);
+            assertThrows(IllegalArgumentException.class, () -> Advantages.grpo(m.create(new float[] {1, 0, 0}), 2, true, EPS));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AdvantageEstimators.byName("ppo"));
+        assertTrue(e.getMessage().contains("dr_grpo") && e.getMessage().contains("rloo"), e.getMessage());
+    }
+}
