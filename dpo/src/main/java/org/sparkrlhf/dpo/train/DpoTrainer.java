@@ -1,0 +1,192 @@
+package org.sparkrlhf.dpo.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.train.LrSchedule;
+import org.sparkrlhf.core.train.PolicyOptimizer;
+import org.sparkrlhf.dpo.losses.DpoLoss;
+import org.sparkrlhf.dpo.losses.DpoLosses;
+import org.sparkrlhf.dpo.losses.DpoMetrics;
+import org.sparkrlhf.dpo.losses.PreferenceLogps;
+import org.sparkrlhf.dpo.losses.PreferenceLoss;
+import org.sparkrlhf.rollouts.spark.BatchScoring;
+
+/**
+ * DPO and its variants on the driver. Each step takes a batch of pairs, runs the policy forward once over the
+ * chosen and rejected sequences together (with gradients), sums the log-probs over each completion's scored
+ * tokens, and feeds them with the pre-computed reference log-probs of the pairs to the loss selected by
+ * {@link DpoConfig#lossType} ({@link DpoLosses}); plus {@code nllCoef ·} the chosen NLL (RPO) when set. The
+ * reference model never runs here: its log-probs arrive with the examples. AdamW via {@link PolicyOptimizer}.
+ */
+public final class DpoTrainer {
+  /** One optimizer step: the batch mean loss (preference + NLL term), lr, grad norm, TRL metrics. */
+  public record StepStats(int step, double loss, double nll, double lr, double gradNorm, DpoMetrics metrics,
+      double pairsPerSecond) {}
+
+  /** Called from the training loop. */
+  public interface Hooks {
+    default void onStep(StepStats s) {}
+
+    default void onCheckpoint(int step, LlamaModel model) {}
+  }
+
+  /** What a run did: steps, distinct pairs trained on, and the first and last step's stats. */
+  public record Result(int steps, int pairs, StepStats first, StepStats last, double trainSeconds) {}
+
+  private final DpoConfig c;
+  private final PreferenceLoss loss;
+
+  public DpoTrainer(DpoConfig config) {
+    this.c = config;
+    this.loss = DpoLosses.byName(config.lossType);
+    if (config.batchSize < 1) throw new IllegalArgumentException("batch_size must be positive");
+    if (config.beta <= 0) throw new IllegalArgumentException("beta must be positive");
+  }
+
+  /** Steps a run over {@code n} pairs takes: max_steps, else epochs × ⌈n / batch_size⌉. */
+  public int plannedSteps(int n) {
+    return c.maxSteps > 0 ? c.maxSteps : Math.max(1, c.epochs) * ((n + c.batchSize - 1) / c.batchSize);
+  }
+
+  public Result train(LlamaModel model, List<PreferenceExample> pairs, Hooks hooks) {
+    if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
+    int total = plannedSteps(pairs.size());
+    PolicyOptimizer opt = new PolicyOptimizer(new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio),
+        c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    model.attachGradient();
+    NDManager manager = model.manager();
+    List<Integer> order = new ArrayList<>();
+    int cursor = 0;
+    int epoch = -1;
+    StepStats first = null;
+    StepStats last = null;
+    double nanos = 0;
+    for (int step = 1; step <= total; step++) {
+      // Batches never straddle epochs: the last one of an epoch may be short.
+      if (cursor >= order.size()) {
+        epoch++;
+        order = new ArrayList<>();
+        for (int i = 0; i < pairs.size(); i++) order.add(i);
+        java.util.Collections.shuffle(order, new Random(c.seed * 1_000_003L + epoch));
+        cursor = 0;
+      }
+      List<PreferenceExample> batch = new ArrayList<>();
+      while (batch.size() < c.batchSize && cursor < order.size()) batch.add(pairs.get(order.get(cursor++)));
+      long t0 = System.nanoTime();
+      double lr = opt.nextLearningRate();
+      double lossValue;
+      double nllValue;
+      DpoMetrics metrics;
+      double norm;
+      try (NDManager sm = manager.newSubManager()) {
+        int b = batch.size();
+        List<BatchScoring.Sequence> seqs = new ArrayList<>(2 * b);
+        double[] refC = new double[b];
+        double[] refR = new double[b];
+        float[] lenC = new float[b];
+        float[] lenR = new float[b];
+        for (int i = 0; i < b; i++) {
+          PreferenceExample e = batch.get(i);
+          seqs.add(e.chosen());
+          refC[i] = e.refChosen();
+          refR[i] = e.refRejected();
+          lenC[i] = e.chosen().scoredTokens();
+          lenR[i] = e.rejected().scoredTokens();
+        }
+        for (PreferenceExample e : batch) seqs.add(e.rejected());
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+          NDArray logps = sequenceLogps(model, seqs, sm);
+          NDArray pc = logps.get(new NDIndex("0:" + b));
+          NDArray pr = logps.get(new NDIndex(b + ":" + (2 * b)));
+          PreferenceLogps p = new PreferenceLogps(pc, pr, sm.create(toFloat(refC)), sm.create(toFloat(refR)),
+              sm.create(lenC), sm.create(lenR));
+          NDArray l = loss.losses(p, c.beta, c.labelSmoothing).mean();
+          NDArray nll = DpoLoss.nll(pc, p.chosenLengths());
+          nllValue = nll.getFloat();
+          if (c.nllCoef > 0) l = l.add(nll.mul((float) c.nllCoef));
+          gc.backward(l);
+          lossValue = l.getFloat();
+          metrics = DpoMetrics.of(p, c.beta, loss);
+        }
+        norm = opt.step(model);
+      }
+      double dt = System.nanoTime() - t0;
+      nanos += dt;
+      last = new StepStats(step, lossValue, nllValue, lr, norm, metrics, batch.size() / (dt / 1e9));
+      if (first == null) first = last;
+      hooks.onStep(last);
+      if ((c.checkpointEvery > 0 && step % c.checkpointEvery == 0) || step == total) {
+        hooks.onCheckpoint(step, model);
+      }
+    }
+    return new Result(total, pairs.size(), first, last, nanos / 1e9);
+  }
+
+  private static float[] toFloat(double[] v) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+    return f;
+  }
+
+  /**
+   * Σ log π(token) over each sequence's scored tokens (completion + eos), [N] float32 in {@code m}; differentiable
+   * when grad mode is on. Right-padded batch with an attention mask, as {@link BatchScoring#score}, so a sequence
+   * scores the same here as on the executors.
+   */
+  public static NDArray sequenceLogps(LlamaModel model, List<BatchScoring.Sequence> seqs, NDManager m) {
+    int n = seqs.size();
+    int t = 0;
+    for (BatchScoring.Sequence s : seqs) t = Math.max(t, s.length());
+    if (t > model.config().maxPositionEmbeddings()) {
+      throw new IllegalArgumentException("a sequence of " + t + " tokens exceeds max_position_embeddings "
+          + model.config().maxPositionEmbeddings());
+    }
+    if (t < 2) throw new IllegalArgumentException("sequences need at least two tokens");
+    long[] ids = new long[n * t];
+    long[] mask = new long[n * t];
+    float[] scored = new float[n * (t - 1)];
+    for (int r = 0; r < n; r++) {
+      BatchScoring.Sequence s = seqs.get(r);
+      int[] seq = s.ids();
+      for (int i = 0; i < seq.length; i++) {
+        ids[r * t + i] = seq[i];
+        mask[r * t + i] = 1;
+      }
+      // position j predicts token j+1; token j+1 is scored when completionStart <= j+1 < length
+      for (int j = Math.max(0, s.completionStart() - 1); j + 1 < seq.length; j++) scored[r * (t - 1) + j] = 1f;
+    }
+    NDArray idArr = m.create(ids, new Shape(n, t));
+    NDArray maskArr = m.create(mask, new Shape(n, t));
+    NDArray logits = model.logits(idArr, null, maskArr, null);
+    NDArray lp = LlamaModel.tokenLogProbs(logits.get(new NDIndex(":, 0:" + (t - 1) + ", :")),
+        idArr.get(new NDIndex(":, 1:" + t)));
+    return lp.mul(m.create(scored, new Shape(n, t - 1))).sum(new int[] {1});
+  }
+
+  /** {@link #sequenceLogps} without gradients, as plain doubles (for checks and evaluation). */
+  public static double[] sequenceLogpsNoGrad(LlamaModel model, List<BatchScoring.Sequence> seqs, int batchSize) {
+    double[] out = new double[seqs.size()];
+    try (AutoCloseable ng = LlamaModel.noGrad()) {
+      for (int from = 0; from < seqs.size(); from += batchSize) {
+        int to = Math.min(seqs.size(), from + batchSize);
+        try (NDManager sm = model.manager().newSubManager()) {
+          float[] v = sequenceLogps(model, seqs.subList(from, to), sm).toFloatArray();
+          for (int i = 0; i < v.length; i++) out[from + i] = v[i];
+        }
+      }
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+    return out;
+  }
+}
