@@ -5,8 +5,12 @@ package org.sparkrlhf.dpo.train;
  * exists. Defaults are documented beside each field.
  */
 public class DpoConfig {
-  /** Dataset in {@code preferences} to train on (e.g. {@code arith-pairs-<run>} or an imported one). Default {@code arith-pairs}. */
-  public String dataset = "arith-pairs";
+  /**
+   * Dataset in {@code preferences} to train on: pairs from rollouts ({@code <dataset>-pairs-<run>}) or an imported
+   * one; empty = {@code arith-pairs-<this run>}, what the {@code pairs} stage writes from this run's rollouts.
+   * Default empty.
+   */
+  public String dataset = "";
   /** Split of that dataset trained on; empty = every split. Default {@code train}. */
   public String split = "train";
   /**

@@ -1,0 +1,255 @@
+package org.sparkrlhf.jobs.stages;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.size;
+
+import ai.djl.ndarray.NDManager;
+import com.typesafe.config.Config;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.core.model.HfCheckpoint;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.tokenizer.HfTokenizer;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.dpo.losses.DpoLosses;
+import org.sparkrlhf.dpo.train.DpoConfig;
+import org.sparkrlhf.dpo.train.DpoTrainer;
+import org.sparkrlhf.dpo.train.PreferenceExample;
+import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.rollouts.spark.ModelBroadcast;
+import org.sparkrlhf.rollouts.spark.Scorer;
+
+/**
+ * {@code dpo}: DPO / cDPO / IPO (+ optional RPO NLL) on a dataset of {@code preferences}.
+ *
+ * <ol>
+ *   <li>Reads the pairs (dataset and split from config); rows with an empty side or identical sides are skipped and
+ *       counted (the import stage already quarantines malformed rows, so they never reach the table); pairs longer
+ *       than {@code max_seq_len} or the model's context are skipped and counted.</li>
+ *   <li>Reference log-probs, once, on the executors: the starting checkpoint (= the frozen reference; by default
+ *       the newest {@code policy} checkpoint of stage {@code sft} in this run) is broadcast and the {@link Scorer}
+ *       adds Σ log π_ref of the chosen and of the rejected completion ([bos]+prompt+completion+[eos], eos scored).
+ *       They are <b>written</b> as columns of a Parquet table {@code <run>/dpo/reference_logps} (id, prompt,
+ *       chosen, rejected, ref_chosen_logp, ref_rejected_logp, ref_chosen_tokens, ref_rejected_tokens) — written
+ *       rather than cached so they survive the job, can be inspected from a notebook, and the driver never runs
+ *       the reference model — then read back for training.</li>
+ *   <li>Trains the policy on the driver with {@link DpoTrainer}; every step's TRL metrics go to {@code metrics}
+ *       ({@code loss}, {@code nll}, {@code lr}, {@code grad_norm}, {@code rewards/chosen}, {@code rewards/rejected},
+ *       {@code rewards/margins}, {@code rewards/accuracies}, {@code logps/chosen}, {@code logps/rejected});
+ *       checkpoints of kind {@code policy} under stage {@code dpo}.</li>
+ * </ol>
+ */
+public final class DpoStage implements Stage {
+  /** Columns of the reference log-prob table. */
+  public static final String REFERENCE_LOGPS = "reference_logps";
+
+  @Override
+  public String name() {
+    return "dpo";
+  }
+
+  @Override
+  public String description() {
+    return "DPO / cDPO / IPO on preferences against a frozen reference (reference log-probs on the executors)";
+  }
+
+  @Override
+  public List<String> sections() {
+    return List.of("dpo");
+  }
+
+  @Override
+  public void check(Config config) {
+    DpoConfig c = StageConfigs.bind(config, "dpo", DpoConfig.class);
+    try {
+      DpoLosses.byName(c.lossType);
+      if (c.lossType.equals(DpoLosses.CDPO) && !(c.labelSmoothing > 0)) {
+        throw new IllegalArgumentException("dpo.loss_type=cdpo needs dpo.label_smoothing in (0, 0.5)");
+      }
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
+    if (c.labelSmoothing < 0 || c.labelSmoothing >= 0.5) throw new UserError("dpo.label_smoothing must be in [0, 0.5)");
+    if (c.beta <= 0) throw new UserError("dpo.beta must be positive");
+    if (c.lr <= 0) throw new UserError("dpo.lr must be positive");
+    if (c.batchSize < 1 || c.refBatchSize < 1) throw new UserError("dpo.batch_size and dpo.ref_batch_size must be positive");
+    if (c.maxSteps < 0 || (c.maxSteps == 0 && c.epochs < 1)) throw new UserError("dpo needs max_steps > 0 or epochs > 0");
+  }
+
+  @Override
+  public void run(RunContext ctx, Config config) {
+    check(config);
+    DpoConfig c = StageConfigs.bind(config, "dpo", DpoConfig.class);
+    ctx.put("config", c);
+    Lake lake = ctx.lake();
+    Models.initEngine(c.threads);
+    String dataset = c.dataset.isBlank() ? "arith-pairs-" + ctx.runId() : c.dataset;
+    String refPath = c.referenceCheckpoint.isBlank()
+        ? Checkpoints.latest(lake, ctx.runId(), c.referenceStage, "policy") : c.referenceCheckpoint;
+
+    lake.ensure(Tables.PREFERENCES);
+    Dataset<Row> prefs = lake.read(Tables.PREFERENCES).filter(col("dataset").equalTo(dataset));
+    if (!c.split.isBlank()) prefs = prefs.filter(col("split").equalTo(c.split));
+    List<Row> rows = prefs.select("id", "prompt", "chosen", "rejected").orderBy("id").collectAsList();
+    if (rows.isEmpty()) {
+      throw new UserError("no preference pairs for dataset '" + dataset + "'"
+          + (c.split.isBlank() ? "" : " split '" + c.split + "'") + " in " + lake.path(Tables.PREFERENCES)
+          + " (run the pairs or import stage first)");
+    }
+
+    try (NDManager manager = NDManager.newBaseManager()) {
+      HfCheckpoint ckpt;
+      try {
+        ckpt = HfCheckpoint.load(refPath, manager);
+      } catch (RuntimeException e) {
+        throw new UserError("cannot load reference checkpoint " + refPath + ": " + Models.firstLine(e));
+      }
+      if (ckpt.tokenizerJson() == null) throw new UserError("checkpoint " + refPath + " has no tokenizer.json");
+      LlamaModel model = ckpt.model();
+      TextTokenizer tok = HfTokenizer.fromJson(ckpt.tokenizerJson());
+      int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
+
+      // Keep what can be trained on; the executors score exactly these rows.
+      List<Row> kept = new ArrayList<>();
+      Map<String, PreferenceExample> encoded = new HashMap<>();
+      int invalid = 0;
+      int tooLong = 0;
+      for (Row r : rows) {
+        String prompt = r.getString(1);
+        String chosen = r.getString(2);
+        String rejected = r.getString(3);
+        if (prompt == null || chosen == null || rejected == null || chosen.isBlank() || rejected.isBlank()
+            || chosen.equals(rejected)) {
+          invalid++;
+          continue;
+        }
+        PreferenceExample e = PreferenceExample.of(tok, r.getString(0), prompt, chosen, rejected, 0, 0);
+        if (e.maxLength() > maxLen) {
+          tooLong++;
+          continue;
+        }
+        kept.add(RowFactory.create(r.getString(0), prompt, chosen, rejected));
+        encoded.put(r.getString(0), e);
+      }
+      if (kept.isEmpty()) {
+        throw new UserError("none of the " + rows.size() + " pairs of '" + dataset + "' is trainable (" + invalid
+            + " invalid, " + tooLong + " over " + maxLen + " tokens)");
+      }
+
+      String refTable = scoreReference(ctx, c, ckpt, kept);
+      List<PreferenceExample> train = new ArrayList<>();
+      for (Row r : ctx.spark().read().parquet(refTable).orderBy("id").collectAsList()) {
+        PreferenceExample e = encoded.get(r.<String>getAs("id"));
+        if (e.chosen().scoredTokens() != r.<Integer>getAs("ref_chosen_tokens")
+            || e.rejected().scoredTokens() != r.<Integer>getAs("ref_rejected_tokens")) {
+          throw new IllegalStateException("pair " + e.id() + ": the executors scored a different token count");
+        }
+        train.add(new PreferenceExample(e.id(), e.chosen(), e.rejected(), r.<Double>getAs("ref_chosen_logp"),
+            r.<Double>getAs("ref_rejected_logp")));
+      }
+      System.out.printf("dpo: %d pairs of '%s' (%d invalid, %d over %d tokens skipped); reference %s; loss %s beta %s%n",
+          train.size(), dataset, invalid, tooLong, maxLen, refPath, c.lossType, c.beta);
+
+      MetricsWriter metrics = new MetricsWriter(ctx, "dpo");
+      Map<String, Object> provenance = new LinkedHashMap<>();
+      provenance.put("run_id", ctx.runId());
+      provenance.put("stage", "dpo");
+      provenance.put("data_versions", Map.of(Tables.PREFERENCES, lake.reads().get(Tables.PREFERENCES)));
+      provenance.put("dataset", dataset);
+      provenance.put("parent", refPath);
+      provenance.put("reference_logps", refTable);
+      provenance.put("config", c);
+      Checkpoints checkpoints = new Checkpoints(ctx, "dpo", "policy", refPath, StageConfigs.toJson(c));
+      String[] lastCheckpoint = new String[1];
+      DpoTrainer trainer = new DpoTrainer(c);
+      int total = trainer.plannedSteps(train.size());
+      DpoTrainer.Result result = trainer.train(model, train, new DpoTrainer.Hooks() {
+        @Override
+        public void onStep(DpoTrainer.StepStats s) {
+          metrics.add(s.step(), "loss", s.loss());
+          metrics.add(s.step(), "nll", s.nll());
+          metrics.add(s.step(), "lr", s.lr());
+          metrics.add(s.step(), "grad_norm", s.gradNorm());
+          s.metrics().asMap().forEach((k, v) -> metrics.add(s.step(), k, v));
+          if (s.step() % Math.max(1, c.logEvery) == 0 || s.step() == total) {
+            System.out.printf("dpo: step %4d/%d  loss %.4f  margins %.4f  accuracies %.3f  chosen %.3f  rejected %.3f%n",
+                s.step(), total, s.loss(), s.metrics().rewardsMargins(), s.metrics().rewardsAccuracies(),
+                s.metrics().rewardsChosen(), s.metrics().rewardsRejected());
+          }
+        }
+
+        @Override
+        public void onCheckpoint(int step, LlamaModel m) {
+          provenance.put("step", step);
+          lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
+          metrics.flush();
+        }
+      });
+      metrics.flush();
+      ctx.put("dataset", dataset)
+          .put("reference_checkpoint", refPath)
+          .put("reference_logps", refTable)
+          .put("pairs_read", rows.size())
+          .put("pairs", result.pairs())
+          .put("skipped_invalid", invalid)
+          .put("skipped_too_long", tooLong)
+          .put("steps", result.steps())
+          .put("first_step", stepReport(result.first()))
+          .put("last_step", stepReport(result.last()))
+          .put("train_seconds", result.trainSeconds())
+          .put("checkpoint", lastCheckpoint[0]);
+      model.close();
+    }
+  }
+
+  private static Map<String, Object> stepReport(DpoTrainer.StepStats s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("step", s.step());
+    m.put("loss", s.loss());
+    m.put("nll", s.nll());
+    m.putAll(s.metrics().asMap());
+    return m;
+  }
+
+  /**
+   * Scores chosen and rejected under the reference on the executors and writes the table; returns its path.
+   * The reference is the starting checkpoint as loaded, before any update.
+   */
+  static String scoreReference(RunContext ctx, DpoConfig c, HfCheckpoint reference, List<Row> pairs) {
+    StructType schema = new StructType().add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
+        .add("chosen", DataTypes.StringType).add("rejected", DataTypes.StringType);
+    int partitions = Math.max(1, Math.min(ctx.spark().sparkContext().defaultParallelism(),
+        (pairs.size() + c.refBatchSize - 1) / c.refBatchSize));
+    Dataset<Row> df = ctx.spark().createDataFrame(pairs, schema).repartition(partitions);
+    ModelBroadcast ref = ModelBroadcast.publish(ctx.spark(), "dpo-reference/" + ctx.runId(), 0, reference.toBytes());
+    String path = ctx.runDir() + "/" + REFERENCE_LOGPS;
+    try {
+      Scorer chosen = new Scorer().setModel(ref).setPromptCol("prompt").setCompletionCol("chosen")
+          .setLogprobsCol("ref_chosen_logprobs").setSumLogprobCol("ref_chosen_logp").setBatchSize(c.refBatchSize);
+      Scorer rejected = new Scorer().setModel(ref).setPromptCol("prompt").setCompletionCol("rejected")
+          .setLogprobsCol("ref_rejected_logprobs").setSumLogprobCol("ref_rejected_logp").setBatchSize(c.refBatchSize);
+      Dataset<Row> scored = rejected.transform(chosen.transform(df))
+          .withColumn("ref_chosen_tokens", size(col("ref_chosen_logprobs")))
+          .withColumn("ref_rejected_tokens", size(col("ref_rejected_logprobs")))
+          .select("id", "prompt", "chosen", "rejected", "ref_chosen_logp", "ref_rejected_logp", "ref_chosen_tokens",
+              "ref_rejected_tokens");
+      scored.write().mode("overwrite").parquet(path);
+    } finally {
+      ref.destroy();
+    }
+    return path;
+  }
+}
