@@ -197,4 +197,22 @@ class DpoStageTest {
     assertEquals(1, rep.get("pairs_read").asInt());
     assertEquals(1, rep.get("pairs").asInt(), "only the good pair is trained on");
   }
+
+  @Test
+  void pairsCanSampleItsOwnRolloutsOnTheDriver() throws Exception {
+    JsonNode rep = report(run("gen", "pairs", "pairs.generate_samples=2", "pairs.generate_prompts=2",
+        "pairs.generate_dataset=t", "pairs.generate_checkpoint=\"" + reference + "\"", "pairs.max_new_tokens=6",
+        "pairs.threads=1"));
+    assertEquals(4, rep.get("generated").asInt());
+    assertEquals(4, rep.get("rollouts").asInt());
+    assertEquals("pairs", rep.get("source_stage").asText());
+    Lake lake = new Lake(spark, lakeRoot);
+    List<Row> rows = lake.read(Tables.ROLLOUTS).filter("run_id = 'gen' AND stage = 'pairs'").collectAsList();
+    assertEquals(4, rows.size());
+    for (Row r : rows) {
+      assertTrue(Set.of("a", "b").contains(r.<String>getAs("prompt_id")), r.toString());
+      assertEquals(r.<List<?>>getAs("token_ids") == null ? -1 : r.getList(r.fieldIndex("token_ids")).size(),
+          r.getList(r.fieldIndex("token_logprobs")).size());
+    }
+  }
 }

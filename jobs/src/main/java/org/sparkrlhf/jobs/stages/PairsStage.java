@@ -75,10 +75,16 @@ public final class PairsStage implements Stage {
     ctx.put("config", c);
     Lake lake = ctx.lake();
     String sourceRun = c.sourceRun.isBlank() ? ctx.runId() : c.sourceRun;
+    String sourceStage = c.sourceStage;
     lake.ensure(Tables.ROLLOUTS);
     lake.ensure(Tables.PROMPTS);
+    if (c.generateSamples > 0) {
+      sourceRun = ctx.runId();
+      sourceStage = name();
+      ctx.put("generated", generate(ctx, c));
+    }
     Dataset<Row> rollouts = lake.read(Tables.ROLLOUTS)
-        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(c.sourceStage))
+        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(sourceStage))
             .and(col("iteration").equalTo(c.iteration)));
     if (!c.dataset.isBlank()) rollouts = rollouts.filter(col("dataset").equalTo(c.dataset));
     Dataset<Row> prompts = lake.read(Tables.PROMPTS)
@@ -97,12 +103,12 @@ public final class PairsStage implements Stage {
     for (StructField f : out.fields()) if (!f.name().equals("created_at")) fields.add(f);
     StructType outSchema = new StructType(fields.toArray(new StructField[0]));
     Dataset<Row> pairs = groups.flatMap(
-        new PairUp(sourceRun, c.sourceStage, c.iteration, c.outputDataset, c.maxPairsPerPrompt, c.minMargin, c.seed,
+        new PairUp(sourceRun, sourceStage, c.iteration, c.outputDataset, c.maxPairsPerPrompt, c.minMargin, c.seed,
             ctx.runId()), Encoders.row(outSchema)).persist();
     try {
       long rolloutRows = rollouts.count();
       if (rolloutRows == 0) {
-        throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + c.sourceStage + "' iteration "
+        throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + sourceStage + "' iteration "
             + c.iteration + (c.dataset.isBlank() ? "" : " dataset '" + c.dataset + "'") + " in "
             + lake.path(Tables.ROLLOUTS) + " (run the rollouts stage first)");
       }
@@ -112,13 +118,42 @@ public final class PairsStage implements Stage {
       long promptsWithPairs = pairs.select("prompt").distinct().count();
       lake.insertNew(Tables.PREFERENCES, pairs);
       List<String> datasets = pairs.select("dataset").distinct().orderBy("dataset").as(Encoders.STRING()).collectAsList();
-      ctx.put("source_run", sourceRun).put("source_stage", c.sourceStage).put("source_iteration", c.iteration)
+      ctx.put("source_run", sourceRun).put("source_stage", sourceStage).put("source_iteration", c.iteration)
           .put("rollouts", rolloutRows).put("prompts", promptCount).put("unranked_rollouts", ungraded)
           .put("prompts_with_pairs", promptsWithPairs).put("pairs", written).put("datasets", datasets);
       System.out.printf("pairs: %d rollouts of %d prompts -> %d pairs (%d prompts with a pair, %d unranked) into %s%n",
           rolloutRows, promptCount, written, promptsWithPairs, ungraded, datasets);
     } finally {
       pairs.unpersist();
+    }
+  }
+
+  /** Driver-side sampling into rollouts ({@link PairsConfig#generateSamples}); returns the rows generated. */
+  private static int generate(RunContext ctx, PairsConfig c) {
+    Lake lake = ctx.lake();
+    Models.initEngine(c.threads);
+    String ckpt = c.generateCheckpoint.isBlank() ? Checkpoints.latest(lake, ctx.runId(), "sft", "policy")
+        : c.generateCheckpoint;
+    Dataset<Row> ps = lake.read(Tables.PROMPTS).filter(col("dataset").equalTo(c.generateDataset)
+        .and(col("split").equalTo(c.generateSplit))).select("id", "prompt").orderBy("id");
+    if (c.generatePrompts > 0) ps = ps.limit(c.generatePrompts);
+    List<DriverRollouts.Prompt> prompts = new ArrayList<>();
+    for (Row r : ps.collectAsList()) prompts.add(new DriverRollouts.Prompt(c.generateDataset, r.getString(0), r.getString(1)));
+    if (prompts.isEmpty()) {
+      throw new UserError("no prompts of dataset '" + c.generateDataset + "' split '" + c.generateSplit + "' to sample");
+    }
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+      Models.Loaded loaded = Models.load(ckpt, m);
+      org.sparkrlhf.rollouts.engine.SamplingParams params = org.sparkrlhf.rollouts.engine.SamplingParams.defaults()
+          .withTemperature(c.temperature).withMaxNewTokens(c.maxNewTokens).withSeed(c.seed);
+      long t0 = System.nanoTime();
+      int n = DriverRollouts.write(lake, ctx.runId(), "pairs", c.iteration, prompts, c.generateSamples,
+          loaded.model(), loaded.tokenizer(), params, c.generateBatchSize, 0);
+      System.out.printf("pairs: sampled %d completions of %d prompts from %s in %.0f s%n", n, prompts.size(), ckpt,
+          (System.nanoTime() - t0) / 1e9);
+      ctx.put("generate_checkpoint", ckpt);
+      loaded.model().close();
+      return n;
     }
   }
 
