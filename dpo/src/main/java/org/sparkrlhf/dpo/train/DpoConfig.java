@@ -54,7 +54,7 @@ public class DpoConfig {
   public int maxSeqLen = 128;
   /** Rows per forward pass of the executor-side reference scoring. Default 32. */
   public int refBatchSize = 32;
-  /** Steps between metric rows and console lines (every step's metrics are averaged over the window). Default 1. */
+  /** Steps between console progress lines; metrics are written to {@code metrics} every step regardless. Default 1. */
   public int logEvery = 1;
   /** Steps between checkpoints (a final one is always written); 0 = final only. Default 0. */
   public int checkpointEvery = 0;

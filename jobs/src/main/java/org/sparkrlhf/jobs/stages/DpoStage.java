@@ -83,6 +83,8 @@ public final class DpoStage implements Stage {
       throw new UserError(e.getMessage());
     }
     if (c.labelSmoothing < 0 || c.labelSmoothing >= 0.5) throw new UserError("dpo.label_smoothing must be in [0, 0.5)");
+    if (c.lossType.equals(DpoLosses.IPO) && c.labelSmoothing != 0) throw new UserError("dpo.loss_type=ipo takes no label_smoothing");
+    if (c.nllCoef < 0) throw new UserError("dpo.nll_coef must be >= 0");
     if (c.beta <= 0) throw new UserError("dpo.beta must be positive");
     if (c.lr <= 0) throw new UserError("dpo.lr must be positive");
     if (c.batchSize < 1 || c.refBatchSize < 1) throw new UserError("dpo.batch_size and dpo.ref_batch_size must be positive");
