@@ -81,7 +81,12 @@ public final class Main {
       spec.addOption(opt("--run-id", "ID", "run id; re-running the same id adds no duplicate rows (default: <stage>-<time>)"));
       spec.addOption(opt("--master", "URL", "Spark master when not set by spark-submit (default local[*])"));
       for (Map.Entry<String, String> sc : s.shortcuts().entrySet()) {
-        spec.addOption(opt(sc.getKey(), "VALUE", "same as --set " + sc.getValue() + "=VALUE"));
+        if (sc.getValue().contains("=")) { // a flag: --resume → grpo.resume=true
+          spec.addOption(OptionSpec.builder(sc.getKey()).arity("0").type(boolean.class)
+              .description("same as --set " + sc.getValue()).build());
+        } else {
+          spec.addOption(opt(sc.getKey(), "VALUE", "same as --set " + sc.getValue() + "=VALUE"));
+        }
       }
       cli.addSubcommand(s.name(), new CommandLine(spec));
     }
@@ -98,6 +103,12 @@ public final class Main {
     List<String> given = sub.matchedOptionValue("--set", List.of());
     sets.addAll(given);
     for (Map.Entry<String, String> sc : stage.shortcuts().entrySet()) {
+      if (sc.getValue().contains("=")) {
+        if (sub.hasMatchedOption(sc.getKey())) {
+          sets.add(sc.getValue());
+        }
+        continue;
+      }
       String v = sub.matchedOptionValue(sc.getKey(), null);
       if (v != null) {
         sets.add(sc.getValue() + "=" + v);

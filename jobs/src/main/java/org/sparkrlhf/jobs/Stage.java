@@ -14,7 +14,10 @@ public interface Stage {
   /** Config sections this stage reads (top-level keys of the config). */
   java.util.List<String> sections();
 
-  /** Command-line shortcuts, flag → config key (e.g. --checkpoint → eval.checkpoint). */
+  /**
+   * Command-line shortcuts, flag → config key (e.g. --checkpoint → eval.checkpoint, taking a value), or flag →
+   * {@code key=value} for a flag without a value (e.g. --resume → grpo.resume=true).
+   */
   default java.util.Map<String, String> shortcuts() {
     return java.util.Map.of();
   }

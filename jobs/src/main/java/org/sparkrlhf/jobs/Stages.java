@@ -20,7 +20,7 @@ public final class Stages {
   private static final Map<String, Stage> ALL = new LinkedHashMap<>();
 
   static {
-    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new EvalStage(), new org.sparkrlhf.jobs.stages.PairsStage(), new org.sparkrlhf.jobs.stages.DpoStage(), new QuickstartStage())) {
+    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new org.sparkrlhf.jobs.stages.GrpoStage(), new EvalStage(), new org.sparkrlhf.jobs.stages.PairsStage(), new org.sparkrlhf.jobs.stages.DpoStage(), new QuickstartStage())) {
       ALL.put(s.name(), s);
     }
   }

@@ -1,23 +1,50 @@
 package org.sparkrlhf.core.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.training.optimizer.Optimizer;
+import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.model.SafeTensors;
 
 /**
  * AdamW over a model's parameters, as the driver runs it for every trainer (SFT, reward, DPO, GRPO):
- * decoupled weight decay on the matrices only (norm gains and the scalar head's bias-free row are
- * left undecayed, as in nanoGPT/Llama), a learning-rate schedule, and clipping by the global L2 norm of
- * all gradients (not per element) before the update. Uses DJL's own AdamW for the update itself.
+ * decoupled weight decay on the matrices only (norm gains are left undecayed, as in nanoGPT/Llama), a
+ * learning-rate schedule, and clipping by the global L2 norm of all gradients (not per element) before the
+ * update.
+ *
+ * <p>The update is torch's {@code AdamW} (Loshchilov &amp; Hutter 2019), written out here so that its state
+ * can be saved and restored for resume (DJL's optimizer keeps its moments private). For update number
+ * {@code t = 1, 2, ...} with learning rate {@code lr = schedule.at(t)}:
+ * <pre>
+ * m = β1·m + (1 − β1)·g
+ * v = β2·v + (1 − β2)·g²
+ * w = w − lr·wd·w                                   (matrices only)
+ * w = w − lr · (m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + eps)
+ * </pre>
+ * Moments are float32 NDArrays kept beside the weights (in a child of the model's manager, so they live as
+ * long as the model). {@link #state()} / {@link #restore(Map)} copy them and the step count in and out as
+ * safetensors tensors: {@code m.<param>}, {@code v.<param>} and {@code step} (shape [1]).
  */
 public final class PolicyOptimizer {
+  /** Name of the step-count tensor in {@link #state()}. */
+  public static final String STEP = "step";
+  private static final String M = "m.";
+  private static final String V = "v.";
+  private static final double EPS = 1e-8;
+
   private final LrSchedule schedule;
+  private final double weightDecay;
+  private final double beta1;
+  private final double beta2;
   private final double clipNorm;
-  private final Optimizer decayed;
-  private final Optimizer undecayed;
+  private final Map<String, NDArray> m = new LinkedHashMap<>();
+  private final Map<String, NDArray> v = new LinkedHashMap<>();
+  private NDManager stateManager;
+  /** Restored moments not yet materialized as NDArrays (they need the model's manager). */
+  private Map<String, SafeTensors.Tensor> pending;
   private int step;
 
   /**
@@ -29,13 +56,10 @@ public final class PolicyOptimizer {
    */
   public PolicyOptimizer(LrSchedule schedule, double weightDecay, double beta1, double beta2, double clipNorm) {
     this.schedule = schedule;
+    this.weightDecay = weightDecay;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
     this.clipNorm = clipNorm;
-    this.decayed =
-        Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays((float) weightDecay)
-            .optBeta1((float) beta1).optBeta2((float) beta2).optEpsilon(1e-8f).build();
-    this.undecayed =
-        Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(0f)
-            .optBeta1((float) beta1).optBeta2((float) beta2).optEpsilon(1e-8f).build();
   }
 
   /** Matrices decay; 1-D gains (RMSNorm weights) do not. */
@@ -62,8 +86,7 @@ public final class PolicyOptimizer {
     List<NDArray> grads = new ArrayList<>(params.size());
     double sq = 0;
     for (NDArray w : params.values()) {
-      NDArray g = w.getGradient();
-      grads.add(g);
+      grads.add(w.getGradient());
     }
     // One reduction per tensor, summed in Java: a handful of scalars, not a copy of the gradients.
     for (NDArray g : grads) {
@@ -72,22 +95,104 @@ public final class PolicyOptimizer {
       }
     }
     double norm = Math.sqrt(sq);
-    if (clipNorm > 0 && norm > clipNorm) {
-      float scale = (float) (clipNorm / (norm + 1e-6));
-      for (NDArray g : grads) {
-        g.muli(scale);
-      }
-    }
+    float scale = clipNorm > 0 && norm > clipNorm ? (float) (clipNorm / (norm + 1e-6)) : 1f;
+    ensureState(model);
     step++;
-    int i = 0;
-    for (Map.Entry<String, NDArray> e : params.entrySet()) {
-      NDArray g = grads.get(i++);
-      (decays(e.getKey(), e.getValue()) ? decayed : undecayed).update(e.getKey(), e.getValue(), g);
+    double lr = schedule.at(step);
+    double bc1 = 1 - Math.pow(beta1, step);
+    double bc2 = 1 - Math.pow(beta2, step);
+    try (AutoCloseable noGrad = LlamaModel.noGrad()) {
+      int i = 0;
+      for (Map.Entry<String, NDArray> e : params.entrySet()) {
+        String name = e.getKey();
+        NDArray w = e.getValue();
+        NDArray g = grads.get(i++);
+        try (NDManager tmp = stateManager.newSubManager()) {
+          NDArray gs = g;
+          if (scale != 1f) {
+            gs = g.mul(scale);
+            gs.attach(tmp);
+          }
+          NDArray mt = m.get(name);
+          NDArray vt = v.get(name);
+          mt.muli((float) beta1).addi(gs.mul((float) (1 - beta1)));
+          vt.muli((float) beta2).addi(gs.square().muli((float) (1 - beta2)));
+          if (weightDecay != 0 && decays(name, w)) {
+            w.muli((float) (1 - lr * weightDecay));
+          }
+          NDArray vhat = vt.div((float) bc2);
+          vhat.attach(tmp);
+          NDArray denom = vhat.sqrt().addi((float) EPS);
+          NDArray upd = mt.mul((float) (lr / bc1)).divi(denom);
+          upd.attach(tmp);
+          w.subi(upd);
+        }
+      }
+    } catch (Exception ex) {
+      throw ex instanceof RuntimeException re ? re : new IllegalStateException(ex);
     }
     for (NDArray g : grads) {
       g.close();
     }
     model.zeroGradients();
     return norm;
+  }
+
+  private void ensureState(LlamaModel model) {
+    if (stateManager == null) {
+      stateManager = model.manager().newSubManager();
+    }
+    for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+      String name = e.getKey();
+      if (m.containsKey(name)) {
+        continue;
+      }
+      SafeTensors.Tensor pm = pending == null ? null : pending.get(M + name);
+      SafeTensors.Tensor pv = pending == null ? null : pending.get(V + name);
+      m.put(name, pm != null ? pm.toNDArray(stateManager) : stateManager.zeros(e.getValue().getShape()));
+      v.put(name, pv != null ? pv.toNDArray(stateManager) : stateManager.zeros(e.getValue().getShape()));
+    }
+    pending = null;
+  }
+
+  /**
+   * A copy of the optimizer state: the step count ({@code step}) and the first and second moments of every
+   * parameter ({@code m.<name>}, {@code v.<name>}; absent before the first step). With the weights and the
+   * schedule (a function of the step), this is everything the next update depends on.
+   */
+  public Map<String, SafeTensors.Tensor> state() {
+    Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+    out.put(STEP, new SafeTensors.Tensor(new long[] {1}, new float[] {step}));
+    if (pending != null) {
+      pending.forEach((k, t) -> {
+        if (!k.equals(STEP)) out.put(k, t);
+      });
+      return out;
+    }
+    m.forEach((k, a) -> out.put(M + k, SafeTensors.Tensor.of(a)));
+    v.forEach((k, a) -> out.put(V + k, SafeTensors.Tensor.of(a)));
+    return out;
+  }
+
+  /**
+   * Replaces the state with one from {@link #state()} (possibly of another optimizer instance, e.g. after a
+   * restart). The moments become NDArrays at the next {@link #step}.
+   */
+  public void restore(Map<String, SafeTensors.Tensor> state) {
+    SafeTensors.Tensor s = state.get(STEP);
+    if (s == null) {
+      throw new IllegalArgumentException("optimizer state has no '" + STEP + "' tensor");
+    }
+    for (String k : state.keySet()) {
+      if (!k.equals(STEP) && !k.startsWith(M) && !k.startsWith(V)) {
+        throw new IllegalArgumentException("unexpected optimizer state tensor " + k);
+      }
+    }
+    m.values().forEach(NDArray::close);
+    v.values().forEach(NDArray::close);
+    m.clear();
+    v.clear();
+    step = Math.round(s.data()[0]);
+    pending = new LinkedHashMap<>(state);
   }
 }

@@ -8,11 +8,92 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.model.SafeTensors;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 
 class PolicyOptimizerTest {
+  @BeforeAll
+  static void oneThread() {
+    Engine.getEngine("PyTorch");
+    ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+  }
+
+  /** Sets every parameter's gradient to a constant: 0.5·k on matrices and 2·k on norm gains (loss = Σ c·w). */
+  private static void constantGradients(LlamaModel model, NDManager m, float k) {
+    try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+      NDArray loss = null;
+      for (NDArray w : model.parameters().values()) {
+        float c = w.getShape().dimension() >= 2 ? 0.5f * k : 2f * k;
+        NDArray term = w.mul(c).sum();
+        loss = loss == null ? term : loss.add(term);
+      }
+      gc.backward(loss);
+    }
+  }
+
+  /**
+   * Two AdamW steps by hand, lr 0.1, β1 0.9, β2 0.999, eps 1e-8, weight decay 0.1 (matrices only), no clip.
+   * Matrix element w0 with gradients g1 = 0.5, g2 = -0.25:
+   *   step 1: m = 0.1·0.5 = 0.05, v = 0.001·0.25 = 2.5e-4, m̂ = 0.05/0.1 = 0.5, v̂ = 2.5e-4/0.001 = 0.25
+   *           w1 = w0·(1 − 0.1·0.1) − 0.1·0.5/(0.5 + 1e-8)
+   *   step 2: m = 0.9·0.05 + 0.1·(−0.25) = 0.02, v = 0.999·2.5e-4 + 0.001·0.0625 = 3.12250e-4
+   *           m̂ = 0.02/0.19 = 0.105263…, v̂ = 3.1225e-4/0.001999 = 0.156203…
+   *           w2 = w1·0.99 − 0.1·m̂/(sqrt(v̂) + 1e-8)
+   * Norm gain (starts at 1, no decay) with gradients 2, −1:
+   *   step 1: m̂ = 2, v̂ = 4, w1 = 1 − 0.1·2/2 = 0.9
+   *   step 2: m = 0.9·0.2 − 0.1 = 0.08, v = 0.999·0.004 + 0.001 = 0.004996,
+   *           w2 = 0.9 − 0.1·(0.08/0.19)/(sqrt(0.004996/0.001999) + 1e-8)
+   */
+  @Test
+  void twoAdamWStepsMatchTheHandComputation() {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaConfig cfg = LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true);
+      LlamaModel model = LlamaModel.init(cfg, false, 3, m);
+      model.attachGradient();
+      String mat = LlamaModel.EMBED;
+      String gain = LlamaModel.NORM;
+      double w0 = model.parameters().get(mat).toFloatArray()[0];
+      PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, 0);
+
+      constantGradients(model, m, 1f);
+      opt.step(model);
+      double w1 = w0 * (1 - 0.1 * 0.1) - 0.1 * 0.5 / (0.5 + 1e-8);
+      assertEquals(w1, model.parameters().get(mat).toFloatArray()[0], 1e-6);
+      assertEquals(0.9, model.parameters().get(gain).toFloatArray()[0], 1e-6);
+
+      // The state after one step, restored into a fresh optimizer, gives the same second step.
+      Map<String, SafeTensors.Tensor> state = opt.state();
+      assertEquals(1f, state.get(PolicyOptimizer.STEP).data()[0]);
+      assertEquals(0.05f, state.get("m." + mat).data()[0], 1e-7);
+      assertEquals(2.5e-4f, state.get("v." + mat).data()[0], 1e-9);
+      LlamaModel twin = model.copy(m);
+      twin.attachGradient();
+      PolicyOptimizer resumed = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, 0);
+      resumed.restore(SafeTensors.read(SafeTensors.write(state, null)).tensors());
+      assertEquals(1, resumed.steps());
+
+      constantGradients(model, m, -0.5f);
+      opt.step(model);
+      double mh = 0.02 / (1 - 0.81);
+      double vh = (0.999 * 2.5e-4 + 0.001 * 0.0625) / (1 - 0.999 * 0.999);
+      double w2 = w1 * 0.99 - 0.1 * mh / (Math.sqrt(vh) + 1e-8);
+      assertEquals(w2, model.parameters().get(mat).toFloatArray()[0], 1e-6);
+      double g2 = 0.9 - 0.1 * (0.08 / 0.19) / (Math.sqrt(0.004996 / (1 - 0.999 * 0.999)) + 1e-8);
+      assertEquals(g2, model.parameters().get(gain).toFloatArray()[0], 1e-6);
+      assertEquals(2, opt.steps());
+
+      constantGradients(twin, m, -0.5f);
+      resumed.step(twin);
+      for (String name : model.parameters().keySet()) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(model.parameters().get(name).toFloatArray(),
+            twin.parameters().get(name).toFloatArray(), name);
+      }
+    }
+  }
+
   @Test
   void reportsTheGlobalNormAndClipsTheUpdate() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {

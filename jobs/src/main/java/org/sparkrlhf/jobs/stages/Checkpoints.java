@@ -33,8 +33,18 @@ final class Checkpoints {
   }
 
   String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance) {
+    return save(step, model, tok, provenance, dir -> {});
+  }
+
+  /**
+   * Saves, lets {@code beside} write more files into the folder (e.g. a trainer state), then registers the
+   * checkpoint: a registered checkpoint is always complete.
+   */
+  String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance,
+      java.util.function.Consumer<String> beside) {
     String path = ctx.runDir() + "/checkpoints/step-" + String.format("%06d", step);
     HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
+    beside.accept(path);
     Map<String, Long> versions = new java.util.LinkedHashMap<>(ctx.lake().reads());
     Row row = RowFactory.create(ctx.runId(), stage, step, path, kind,
         scala.jdk.javaapi.CollectionConverters.asScala(versions), parent, configJson, null);

@@ -28,6 +28,18 @@ final class MetricsWriter {
     buffer.add(RowFactory.create(ctx.runId(), stage, step, name, value, null));
   }
 
+  /**
+   * Flushes as transaction {@code txnVersion} (e.g. an iteration number) instead of the flush count, for stages
+   * that resume: a resumed run's flush numbers start again at 0, its iterations do not. Use one or the other
+   * per writer.
+   */
+  void flush(long txnVersion) {
+    if (buffer.isEmpty()) return;
+    ctx.lake().appendOnce(Tables.METRICS, ctx.lake().frame(Tables.METRICS, buffer).drop("created_at"),
+        ctx.runId() + "/" + stage + "/metrics", txnVersion);
+    buffer.clear();
+  }
+
   void flush() {
     if (buffer.isEmpty()) return;
     ctx.lake().appendOnce(Tables.METRICS, ctx.lake().frame(Tables.METRICS, buffer).drop("created_at"),

@@ -1,0 +1,458 @@
+package org.sparkrlhf.grpo.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.model.SafeTensors;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.core.train.LrSchedule;
+import org.sparkrlhf.core.train.PolicyOptimizer;
+import org.sparkrlhf.grpo.algos.AdvantageEstimator;
+import org.sparkrlhf.grpo.algos.AdvantageEstimators;
+import org.sparkrlhf.grpo.algos.Aggregation;
+import org.sparkrlhf.grpo.algos.GrpoLoss;
+import org.sparkrlhf.reward.rules.RewardResult;
+import org.sparkrlhf.reward.rules.RewardRules;
+import org.sparkrlhf.rollouts.engine.Completion;
+import org.sparkrlhf.rollouts.engine.GenerationEngine;
+import org.sparkrlhf.rollouts.engine.PromptRef;
+import org.sparkrlhf.rollouts.engine.SamplingParams;
+import org.sparkrlhf.rollouts.engine.TeacherForcing;
+
+/**
+ * The GRPO loop on the driver. Iterations are numbered 1, 2, ...; iteration i:
+ * <ol>
+ *   <li>draws {@code prompts_per_iteration} distinct prompts with a generator seeded by (seed, i);</li>
+ *   <li>samples G completions per prompt through the {@link RolloutSource} with sampling seed f(seed, i), so
+ *       sample j of prompt p is a function of (seed, i, p, j) only;</li>
+ *   <li>scores them with the {@link Rewarder}, computes advantages per group with the chosen estimator, and the
+ *       frozen reference's log-probs with {@link TeacherForcing} (same temperature);</li>
+ *   <li>runs {@code epochs} passes of minibatch updates ({@link GrpoLoss}: clipped surrogate against the sampling
+ *       log-probs, k3 KL to the reference), one AdamW step per minibatch, the order shuffled by (seed, i, epoch).</li>
+ * </ol>
+ *
+ * <p><b>Resume.</b> Everything random above is a function of (seed, iteration), so the state at an iteration
+ * boundary is exactly: the policy weights, the optimizer state (AdamW moments and step count; the learning rate is
+ * constant) and the number of finished iterations. {@link #state()} / {@link #restore(State)} move the latter two;
+ * the caller saves the weights (an HF checkpoint). The reference is the immutable start model and is found again
+ * from its path. A restored trainer's next iteration is bit-for-bit the uninterrupted one's (1 torch thread).
+ */
+public final class GrpoTrainer {
+  /** File names of the trainer state beside a checkpoint's weights. */
+  public static final String STATE_TENSORS = "trainer_state.safetensors";
+  public static final String STATE_JSON = "trainer_state.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final GrpoConfig config;
+  private final LlamaModel policy;
+  private final LlamaModel reference;
+  private final TextTokenizer tok;
+  private final List<GrpoPrompt> prompts;
+  private final RolloutSource source;
+  private final Rewarder rewarder;
+  private final AdvantageEstimator estimator;
+  private final Aggregation aggregation;
+  private final PolicyOptimizer optimizer;
+  private int iteration;
+
+  /** One scored sample of an iteration. */
+  public record Rollout(GrpoPrompt prompt, Completion completion, RewardResult reward, double advantage) {}
+
+  /**
+   * What an iteration produced.
+   *
+   * @param policyVersion the weight version that generated the rollouts (= iterations finished before this one)
+   * @param metrics reward_mean, reward_std, accuracy (when a correct_answer rule is present), kl_ref, loss,
+   *     policy_loss, kl_loss, clip_fraction, approx_kl, entropy, completion_length, grad_norm, lr,
+   *     tokens_per_s, generate_seconds, train_seconds, zero_std_groups
+   */
+  public record Iteration(int iteration, long policyVersion, List<Rollout> rollouts, Map<String, Double> metrics) {}
+
+  /** The trainer's state besides the weights: finished iterations and the optimizer state. */
+  public record State(int iteration, Map<String, SafeTensors.Tensor> optimizer) {}
+
+  /**
+   * @param policy the model to train (its gradients get attached); starts as the reference's copy
+   * @param reference frozen reference (never updated; may be null when kl_coef is 0, then kl_ref is not reported)
+   * @param prompts the training prompts (order matters for reproducibility: pass them sorted by id)
+   */
+  public GrpoTrainer(GrpoConfig config, LlamaModel policy, LlamaModel reference, TextTokenizer tok,
+      List<GrpoPrompt> prompts, RolloutSource source, Rewarder rewarder) {
+    List<String> problems = config.problems();
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException(String.join("; ", problems));
+    }
+    if (prompts.isEmpty()) {
+      throw new IllegalArgumentException("no training prompts");
+    }
+    if (reference == null && config.klCoef > 0) {
+      throw new IllegalArgumentException("kl_coef > 0 needs a reference model");
+    }
+    this.config = config;
+    this.policy = policy;
+    this.reference = reference;
+    this.tok = tok;
+    this.prompts = List.copyOf(prompts);
+    this.source = source;
+    this.rewarder = rewarder;
+    this.estimator = AdvantageEstimators.byName(config.advantage);
+    this.aggregation = Aggregation.byName(config.aggregation);
+    this.optimizer = new PolicyOptimizer(LrSchedule.constant(config.lr), config.weightDecay, config.beta1,
+        config.beta2, config.gradClip);
+    policy.attachGradient();
+  }
+
+  /** Iterations finished so far (the next one is {@code iteration() + 1}). */
+  public int iteration() {
+    return iteration;
+  }
+
+  public LlamaModel policy() {
+    return policy;
+  }
+
+  /** True while {@code iteration() < iterations}. */
+  public boolean hasNext() {
+    return iteration < config.iterations;
+  }
+
+  public State state() {
+    return new State(iteration, optimizer.state());
+  }
+
+  /** Continues after {@code state.iteration()}; the policy passed to the constructor must hold that point's weights. */
+  public void restore(State state) {
+    optimizer.restore(state.optimizer());
+    iteration = state.iteration();
+  }
+
+  // ---------------------------------------------------------------------------------------- seeds
+
+  static long mix(long seed, long a, long b) {
+    long x = seed * 0x9E3779B97F4A7C15L + a * 0xBF58476D1CE4E5B9L + b * 0x94D049BB133111EBL;
+    return new SplittableRandom(x).nextLong();
+  }
+
+  /** The prompts of iteration {@code it}: a partial Fisher-Yates shuffle seeded by (seed, it). */
+  public List<GrpoPrompt> promptsOf(int it) {
+    int n = prompts.size();
+    int p = Math.min(config.promptsPerIteration, n);
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    SplittableRandom rnd = new SplittableRandom(mix(config.seed, it, 1));
+    List<GrpoPrompt> out = new ArrayList<>(p);
+    for (int i = 0; i < p; i++) {
+      int j = i + rnd.nextInt(n - i);
+      int t = idx[i];
+      idx[i] = idx[j];
+      idx[j] = t;
+      out.add(prompts.get(idx[i]));
+    }
+    return out;
+  }
+
+  /** Sampling parameters of iteration {@code it}. */
+  public SamplingParams samplingOf(int it) {
+    return SamplingParams.defaults().withTemperature(config.temperature).withMaxNewTokens(config.maxNewTokens)
+        .withSeed(mix(config.seed, it, 2));
+  }
+
+  // ----------------------------------------------------------------------------------- iteration
+
+  /** Runs the next iteration. */
+  public Iteration step() {
+    int it = iteration + 1;
+    long version = iteration;
+    int g = config.groupSize;
+    List<GrpoPrompt> chosen = promptsOf(it);
+    List<PromptRef> requests = new ArrayList<>(chosen.size() * g);
+    for (GrpoPrompt p : chosen) {
+      for (int j = 0; j < g; j++) requests.add(new PromptRef(p.id(), p.prompt(), j));
+    }
+    long t0 = System.nanoTime();
+    List<Completion> completions = source.generate(policy, version, requests, samplingOf(it));
+    double genSeconds = (System.nanoTime() - t0) / 1e9;
+    if (completions.size() != requests.size()) {
+      throw new IllegalStateException("rollout source returned " + completions.size() + " completions for "
+          + requests.size() + " requests");
+    }
+    long t1 = System.nanoTime();
+    int n = completions.size();
+    double[] rewards = new double[n];
+    double[] correct = new double[n];
+    boolean hasCorrect = false;
+    List<RewardResult> results = new ArrayList<>(n);
+    int[] groups = new int[n];
+    long tokens = 0;
+    for (int i = 0; i < n; i++) {
+      RewardResult r = rewarder.score(chosen.get(i / g), completions.get(i));
+      results.add(r);
+      rewards[i] = r.total();
+      Double c = r.parts().get(RewardRules.CORRECT_ANSWER);
+      if (c != null) {
+        hasCorrect = true;
+        correct[i] = c;
+      }
+      groups[i] = i / g;
+      tokens += completions.get(i).length();
+    }
+    double[] adv = estimator.compute(rewards, groups);
+    List<int[]> promptTokens = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) promptTokens.add(GenerationEngine.promptTokens(tok, requests.get(i).text()));
+    float[][] refLp = null;
+    if (reference != null) {
+      List<TeacherForcing.Item> items = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) items.add(TeacherForcing.Item.of(requests.get(i).text(), completions.get(i)));
+      refLp = TeacherForcing.logProbs(reference, tok, items, config.temperature, config.scoreBatchSize);
+    }
+
+    // minibatch updates
+    double lossSum = 0, pgSum = 0, klSum = 0, clipSum = 0, approxSum = 0, normSum = 0;
+    double entSum = 0;
+    long entCount = 0;
+    int updates = 0;
+    for (int epoch = 0; epoch < config.epochs; epoch++) {
+      int[] order = new int[n];
+      for (int i = 0; i < n; i++) order[i] = i;
+      SplittableRandom rnd = new SplittableRandom(mix(config.seed, it, 3 + epoch));
+      for (int i = n - 1; i > 0; i--) {
+        int j = rnd.nextInt(i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+      for (int start = 0; start < n; start += config.minibatchSize) {
+        int end = Math.min(n, start + config.minibatchSize);
+        int[] mb = java.util.Arrays.copyOfRange(order, start, end);
+        MinibatchStats s = update(mb, promptTokens, completions, refLp, adv, epoch == 0);
+        lossSum += s.loss;
+        pgSum += s.policyLoss;
+        klSum += s.klLoss;
+        clipSum += s.clipFraction;
+        approxSum += s.approxKl;
+        normSum += s.gradNorm;
+        entSum += s.entropySum;
+        entCount += s.entropyCount;
+        updates++;
+      }
+    }
+    double trainSeconds = (System.nanoTime() - t1) / 1e9;
+    iteration = it;
+
+    Map<String, Double> m = new LinkedHashMap<>();
+    double mean = mean(rewards);
+    m.put("reward_mean", mean);
+    m.put("reward_std", std(rewards, mean));
+    if (hasCorrect) m.put("accuracy", mean(correct));
+    if (refLp != null) {
+      double k1 = 0;
+      long count = 0;
+      for (int i = 0; i < n; i++) {
+        float[] lp = completions.get(i).logProbs();
+        for (int k = 0; k < lp.length; k++) {
+          k1 += lp[k] - refLp[i][k];
+          count++;
+        }
+      }
+      m.put("kl_ref", count == 0 ? 0 : k1 / count);
+    }
+    m.put("loss", lossSum / updates);
+    m.put("policy_loss", pgSum / updates);
+    m.put("kl_loss", klSum / updates);
+    m.put("clip_fraction", clipSum / updates);
+    m.put("approx_kl", approxSum / updates);
+    m.put("grad_norm", normSum / updates);
+    m.put("entropy", entCount == 0 ? 0 : entSum / entCount);
+    m.put("completion_length", (double) tokens / n);
+    int zero = 0;
+    for (int q = 0; q < chosen.size(); q++) {
+      double r0 = rewards[q * g];
+      boolean same = true;
+      for (int j = 1; j < g; j++) same &= rewards[q * g + j] == r0;
+      zero += same ? 1 : 0;
+    }
+    m.put("zero_std_groups", (double) zero / chosen.size());
+    m.put("lr", config.lr);
+    m.put("tokens_per_s", genSeconds > 0 ? tokens / genSeconds : 0);
+    m.put("generate_seconds", genSeconds);
+    m.put("train_seconds", trainSeconds);
+
+    List<Rollout> rollouts = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      rollouts.add(new Rollout(chosen.get(i / g), completions.get(i), results.get(i), adv[i]));
+    }
+    return new Iteration(it, version, rollouts, m);
+  }
+
+  /** Names of the metrics that do not depend on wall time (equal between a resumed and an uninterrupted run). */
+  public static final List<String> DETERMINISTIC_METRICS = List.of("reward_mean", "reward_std", "accuracy", "kl_ref",
+      "loss", "policy_loss", "kl_loss", "clip_fraction", "approx_kl", "grad_norm", "entropy", "completion_length",
+      "zero_std_groups");
+
+  private record MinibatchStats(double loss, double policyLoss, double klLoss, double clipFraction, double approxKl,
+      double gradNorm, double entropySum, long entropyCount) {}
+
+  /** One optimizer step on completions {@code mb}: right-padded [bos]+prompt+completion, loss on completion tokens. */
+  private MinibatchStats update(int[] mb, List<int[]> promptTokens, List<Completion> completions, float[][] refLp,
+      double[] adv, boolean measureEntropy) {
+    int b = mb.length;
+    int w = 1;
+    for (int r : mb) w = Math.max(w, promptTokens.get(r).length + completions.get(r).length() - 1);
+    int pad = tok.padId() >= 0 ? tok.padId() : 0;
+    long[] ids = new long[b * w];
+    long[] attn = new long[b * w];
+    long[] targets = new long[b * w];
+    float[] mask = new float[b * w];
+    float[] old = new float[b * w];
+    float[] ref = new float[b * w];
+    float[] a = new float[b];
+    java.util.Arrays.fill(ids, pad);
+    java.util.Arrays.fill(targets, pad);
+    for (int row = 0; row < b; row++) {
+      int r = mb[row];
+      int[] pt = promptTokens.get(r);
+      Completion c = completions.get(r);
+      int[] ct = c.tokenIds();
+      int len = pt.length + ct.length;
+      for (int j = 0; j < len - 1; j++) {
+        ids[row * w + j] = j < pt.length ? pt[j] : ct[j - pt.length];
+        attn[row * w + j] = 1;
+        int next = j + 1;
+        targets[row * w + j] = next < pt.length ? pt[next] : ct[next - pt.length];
+      }
+      for (int k = 0; k < ct.length; k++) {
+        int col = row * w + pt.length - 1 + k;
+        mask[col] = 1;
+        old[col] = c.logProbs()[k];
+        ref[col] = refLp == null ? 0 : refLp[r][k];
+      }
+      a[row] = (float) adv[r];
+    }
+    double entropySum = 0;
+    long entropyCount = 0;
+    GrpoLoss.Result res;
+    float loss;
+    float pg;
+    float kl;
+    try (NDManager sm = policy.manager().newSubManager()) {
+      Shape shape = new Shape(b, w);
+      NDArray maskArr = sm.create(mask, shape);
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray logits = policy.logits(sm.create(ids, shape), null, sm.create(attn, shape), null);
+        if (config.temperature != 1.0) logits = logits.div((float) config.temperature);
+        NDArray logp = LlamaModel.tokenLogProbs(logits, sm.create(targets, shape));
+        res = GrpoLoss.total(logp, sm.create(old, shape), refLp == null ? null : sm.create(ref, shape),
+            sm.create(a), maskArr, config.clipLow, config.clipHigh, config.klCoef, aggregation);
+        gc.backward(res.loss());
+        loss = res.loss().getFloat();
+        pg = res.policyLoss().getFloat();
+        kl = res.klLoss().getFloat();
+        if (measureEntropy) {
+          NDArray ent = LlamaModel.entropy(logits.stopGradient()).mul(maskArr).sum();
+          entropySum = ent.getFloat();
+          for (float f : mask) entropyCount += f > 0 ? 1 : 0;
+        }
+      }
+    }
+    double norm = optimizer.step(policy);
+    return new MinibatchStats(loss, pg, kl, res.clipFraction(), res.approxKl(), norm, entropySum, entropyCount);
+  }
+
+  private static double mean(double[] x) {
+    double s = 0;
+    for (double v : x) s += v;
+    return x.length == 0 ? 0 : s / x.length;
+  }
+
+  private static double std(double[] x, double mean) {
+    double s = 0;
+    for (double v : x) s += (v - mean) * (v - mean);
+    return x.length == 0 ? 0 : Math.sqrt(s / x.length);
+  }
+
+  // --------------------------------------------------------------------------------- state files
+
+  /**
+   * Writes {@link #STATE_TENSORS} (optimizer moments and step) and {@link #STATE_JSON} (iteration, optimizer
+   * steps, seed and {@code extra}, e.g. the reference's path) into {@code dir} (any Hadoop path).
+   */
+  public static void writeState(String dir, State state, Map<String, Object> extra) {
+    Map<String, String> md = new LinkedHashMap<>();
+    md.put("iteration", Integer.toString(state.iteration()));
+    write(dir + "/" + STATE_TENSORS, SafeTensors.write(state.optimizer(), md));
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("iteration", state.iteration());
+    json.put("optimizer_steps", Math.round(state.optimizer().get(PolicyOptimizer.STEP).data()[0]));
+    json.putAll(extra);
+    try {
+      write(dir + "/" + STATE_JSON, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Reads what {@link #writeState} wrote. */
+  public static State readState(String dir) {
+    SafeTensors.Contents c = SafeTensors.read(read(dir + "/" + STATE_TENSORS));
+    JsonNode json = readStateJson(dir);
+    return new State(json.get("iteration").asInt(), c.tensors());
+  }
+
+  /** The {@link #STATE_JSON} of a checkpoint folder. */
+  public static JsonNode readStateJson(String dir) {
+    try {
+      return JSON.readTree(read(dir + "/" + STATE_JSON));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** True when {@code dir} holds a trainer state. */
+  public static boolean hasState(String dir) {
+    Path p = new Path(dir + "/" + STATE_JSON);
+    try {
+      return p.getFileSystem(new Configuration()).exists(p)
+          && p.getFileSystem(new Configuration()).exists(new Path(dir + "/" + STATE_TENSORS));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static void write(String file, byte[] bytes) {
+    Path p = new Path(file);
+    try {
+      FileSystem fs = p.getFileSystem(new Configuration());
+      fs.mkdirs(p.getParent());
+      try (OutputStream out = fs.create(p, true)) {
+        out.write(bytes);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  private static byte[] read(String file) {
+    Path p = new Path(file);
+    try (var in = p.getFileSystem(new Configuration()).open(p)) {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+  }
+}

@@ -1,0 +1,210 @@
+package org.sparkrlhf.jobs.stages;
+
+import ai.djl.ndarray.NDManager;
+import com.typesafe.config.Config;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.grpo.train.GrpoConfig;
+import org.sparkrlhf.grpo.train.GrpoPrompt;
+import org.sparkrlhf.grpo.train.GrpoTrainer;
+import org.sparkrlhf.grpo.train.InProcessRollouts;
+import org.sparkrlhf.grpo.train.Rewarder;
+import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.rollouts.engine.Completion;
+
+/**
+ * {@code grpo}: online RL with rule-based rewards. Starts from the newest {@code policy} checkpoint of stage
+ * {@code grpo.init_model} in this run (or {@code grpo.init_checkpoint}); the reference is a frozen copy of that
+ * start. Each iteration's rollouts go to {@code rollouts} (once per run/iteration, reward and parts filled), its
+ * metrics to {@code metrics}; checkpoints every {@code checkpoint_every} iterations and at the end carry the
+ * trainer state ({@code trainer_state.safetensors}: AdamW moments and step; {@code trainer_state.json}: iteration
+ * and the reference's path) beside the weights. {@code --resume} continues after the newest grpo checkpoint of the
+ * run: prompt order and sampling seeds are functions of (seed, iteration), so the rest is the same as an
+ * uninterrupted run.
+ */
+public final class GrpoStage implements Stage {
+  @Override
+  public String name() {
+    return "grpo";
+  }
+
+  @Override
+  public String description() {
+    return "GRPO with rule-based rewards: rollouts, rewards, group advantages, clipped updates (--resume continues)";
+  }
+
+  @Override
+  public List<String> sections() {
+    return List.of("grpo");
+  }
+
+  @Override
+  public Map<String, String> shortcuts() {
+    return Map.of("--resume", "grpo.resume=true", "--checkpoint", "grpo.init_checkpoint");
+  }
+
+  @Override
+  public void check(Config config) {
+    GrpoConfig c = StageConfigs.bind(config, "grpo", GrpoConfig.class);
+    List<String> problems = c.problems();
+    if (!problems.isEmpty()) throw new UserError(problems.get(0));
+    try {
+      Rewarder.of(c.reward);
+      org.sparkrlhf.grpo.algos.AdvantageEstimators.byName(c.advantage);
+      org.sparkrlhf.grpo.algos.Aggregation.byName(c.aggregation);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("grpo: " + Models.firstLine(e));
+    }
+  }
+
+  @Override
+  public void run(RunContext ctx, Config config) {
+    check(config);
+    GrpoConfig c = StageConfigs.bind(config, "grpo", GrpoConfig.class);
+    ctx.put("config", c);
+    Lake lake = ctx.lake();
+    Models.initEngine(c.threads);
+
+    // Where to start: the newest grpo checkpoint (resume), or the init model.
+    String resumeFrom = null;
+    if (c.resume) {
+      resumeFrom = newestGrpoCheckpoint(lake, ctx.runId());
+      if (resumeFrom == null || !GrpoTrainer.hasState(resumeFrom)) {
+        throw new UserError("grpo --resume: no grpo checkpoint with a trainer state in run '" + ctx.runId()
+            + "' to resume from (run grpo without --resume to start)");
+      }
+    }
+    String referencePath = resumeFrom != null
+        ? GrpoTrainer.readStateJson(resumeFrom).path("reference").asText()
+        : (c.initCheckpoint != null && !c.initCheckpoint.isBlank()
+            ? c.initCheckpoint : Checkpoints.latest(lake, ctx.runId(), c.initModel, "policy"));
+
+    List<GrpoPrompt> prompts = new ArrayList<>();
+    for (Row r : lake.read(Tables.PROMPTS)
+        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
+            .and(org.apache.spark.sql.functions.col("split").equalTo(c.split)))
+        .select("id", "prompt", "answer").orderBy("id").collectAsList()) {
+      prompts.add(new GrpoPrompt(r.getString(0), r.getString(1), r.isNullAt(2) ? null : r.getString(2)));
+    }
+    if (prompts.isEmpty()) {
+      throw new UserError("no prompts for dataset '" + c.dataset + "' split '" + c.split + "' in "
+          + lake.path(Tables.PROMPTS) + " (run the data or import stage first)");
+    }
+
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Models.Loaded ref = Models.load(referencePath, manager);
+      TextTokenizer tok = ref.tokenizer();
+      LlamaModel reference = ref.model();
+      LlamaModel policy = resumeFrom != null ? Models.load(resumeFrom, manager).model() : reference.copy(manager);
+      GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts,
+          new InProcessRollouts(tok, c.rolloutBatchSize), Rewarder.of(c.reward));
+      if (resumeFrom != null) {
+        trainer.restore(GrpoTrainer.readState(resumeFrom));
+        System.out.printf("grpo: resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
+      }
+      int startIteration = trainer.iteration();
+      System.out.printf("grpo: %d prompts, %d x %d samples per iteration, iterations %d..%d, reference %s%n",
+          prompts.size(), c.promptsPerIteration, c.groupSize, startIteration + 1, c.iterations, referencePath);
+
+      MetricsWriter metrics = new MetricsWriter(ctx, "grpo");
+      Map<String, Object> provenance = new LinkedHashMap<>();
+      provenance.put("run_id", ctx.runId());
+      provenance.put("stage", "grpo");
+      provenance.put("data_versions", Map.of(Tables.PROMPTS, lake.reads().get(Tables.PROMPTS)));
+      provenance.put("reference", referencePath);
+      provenance.put("config", c);
+      Checkpoints checkpoints = new Checkpoints(ctx, "grpo", "policy", referencePath, StageConfigs.toJson(c));
+      String lastCheckpoint = resumeFrom;
+      double genSeconds = 0;
+      double trainSeconds = 0;
+      Map<String, Double> last = Map.of();
+      List<Map<String, Object>> curve = new ArrayList<>();
+      while (trainer.hasNext()) {
+        GrpoTrainer.Iteration it = trainer.step();
+        writeRollouts(ctx, c, it);
+        for (Map.Entry<String, Double> e : it.metrics().entrySet()) {
+          metrics.add(it.iteration(), e.getKey(), e.getValue());
+        }
+        metrics.flush(it.iteration());
+        Map<String, Double> m = it.metrics();
+        genSeconds += m.get("generate_seconds");
+        trainSeconds += m.get("train_seconds");
+        last = m;
+        Map<String, Object> point = new LinkedHashMap<>();
+        point.put("iteration", it.iteration());
+        point.put("reward_mean", m.get("reward_mean"));
+        point.put("accuracy", m.get("accuracy"));
+        point.put("kl_ref", m.get("kl_ref"));
+        curve.add(point);
+        System.out.printf("grpo: iter %4d/%d  reward %.3f±%.3f  acc %s  kl %.4f  clip %.3f  entropy %.3f  "
+                + "len %.1f  tokens/s %,.0f  gen %.1fs  train %.1fs%n", it.iteration(), c.iterations,
+            m.get("reward_mean"), m.get("reward_std"),
+            m.containsKey("accuracy") ? String.format("%.3f", m.get("accuracy")) : "-",
+            m.getOrDefault("kl_ref", 0.0), m.get("clip_fraction"), m.get("entropy"), m.get("completion_length"),
+            m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"));
+        boolean due = c.checkpointEvery > 0 && it.iteration() % c.checkpointEvery == 0;
+        if (due || !trainer.hasNext()) {
+          provenance.put("step", it.iteration());
+          GrpoTrainer.State state = trainer.state();
+          lastCheckpoint = checkpoints.save(it.iteration(), policy, tok, provenance,
+              dir -> GrpoTrainer.writeState(dir, state, Map.of("reference", referencePath, "seed", c.seed)));
+        }
+      }
+      metrics.flush();
+      double total = genSeconds + trainSeconds;
+      ctx.put("checkpoint", lastCheckpoint)
+          .put("reference", referencePath)
+          .put("resumed_from", resumeFrom)
+          .put("start_iteration", startIteration)
+          .put("iterations", trainer.iteration())
+          .put("prompts", prompts.size())
+          .put("last", last)
+          .put("generate_seconds", genSeconds)
+          .put("train_seconds", trainSeconds)
+          .put("generate_share", total > 0 ? genSeconds / total : null)
+          .put("curve", curve);
+      System.out.printf("grpo: done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
+          trainer.iteration(), lastCheckpoint, total > 0 ? 100 * genSeconds / total : 0, total);
+      policy.close();
+      reference.close();
+    }
+  }
+
+  /** The newest grpo policy checkpoint of a run, or null. */
+  static String newestGrpoCheckpoint(Lake lake, String runId) {
+    try {
+      return Checkpoints.latest(lake, runId, "grpo", "policy");
+    } catch (UserError e) {
+      return null;
+    }
+  }
+
+  private static void writeRollouts(RunContext ctx, GrpoConfig c, GrpoTrainer.Iteration it) {
+    List<Row> rows = new ArrayList<>(it.rollouts().size());
+    for (GrpoTrainer.Rollout r : it.rollouts()) {
+      Completion comp = r.completion();
+      List<Integer> ids = new ArrayList<>(comp.length());
+      for (int t : comp.tokenIds()) ids.add(t);
+      List<Float> lps = new ArrayList<>(comp.length());
+      for (float f : comp.logProbs()) lps.add(f);
+      rows.add(RowFactory.create(ctx.runId(), "grpo", it.iteration(), c.dataset, r.prompt().id(),
+          comp.sampleIndex(), r.prompt().prompt(), comp.text(),
+          scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
+          scala.jdk.javaapi.CollectionConverters.asScala(lps).toSeq(), comp.finishReason(), it.policyVersion(),
+          r.reward().total(), scala.jdk.javaapi.CollectionConverters.asScala(r.reward().parts()), "driver", null));
+    }
+    ctx.lake().appendOnce(Tables.ROLLOUTS, ctx.lake().frame(Tables.ROLLOUTS, rows).drop("created_at"),
+        ctx.runId() + "/grpo/rollouts", it.iteration());
+  }
+}

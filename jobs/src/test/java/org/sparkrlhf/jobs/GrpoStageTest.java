@@ -1,0 +1,103 @@
+package org.sparkrlhf.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.grpo.train.GrpoTrainer;
+
+/** data → sft → grpo on a tiny model: rollouts and metrics land once per iteration, --resume continues. */
+class GrpoStageTest {
+  static SparkSession spark;
+  static String lakeRoot;
+
+  @BeforeAll
+  static void start() {
+    spark = TestSpark.session();
+    lakeRoot = TestSpark.newLake("grpo-stage-test");
+    Engine.getEngine("PyTorch");
+    JniUtils.setNumThreads(1);
+  }
+
+  static final List<String> SETTINGS = List.of(
+      "data.train_size=64", "data.valid_size=8", "data.test_size=8", "data.test_ood_size=8",
+      "data.step_label_problems=0",
+      "sft.model.hidden_size=32", "sft.model.intermediate_size=64", "sft.model.num_hidden_layers=1",
+      "sft.model.num_attention_heads=2", "sft.model.num_key_value_heads=1", "sft.batch_size=16",
+      "sft.max_steps=5", "sft.eval_every=5", "sft.checkpoint_every=0", "sft.log_every=5",
+      "sft.eval_accuracy_problems=0", "sft.threads=1",
+      "grpo.prompts_per_iteration=4", "grpo.group_size=4", "grpo.iterations=3", "grpo.max_new_tokens=24",
+      "grpo.minibatch_size=8", "grpo.checkpoint_every=2", "grpo.threads=1", "grpo.lr=1e-3");
+
+  static long count(Lake lake, String table, String where) {
+    return lake.read(table).filter(where).count();
+  }
+
+  @Test
+  void grpoWritesOnceAndResumes() throws Exception {
+    var config = StageConfigs.load(null, SETTINGS);
+    Stages.run(spark, lakeRoot, "r1", "data", config);
+    Stages.run(spark, lakeRoot, "r1", "sft", config);
+
+    // Nothing to resume yet: a one-line user error, not a silent fresh start.
+    List<String> resume = new ArrayList<>(SETTINGS);
+    resume.add("grpo.resume=true");
+    UserError e = assertThrows(UserError.class,
+        () -> Stages.run(spark, lakeRoot, "r1", "grpo", StageConfigs.load(null, resume)));
+    assertTrue(e.getMessage().contains("no grpo checkpoint") && !e.getMessage().contains("\n"), e.getMessage());
+
+    String report = Stages.run(spark, lakeRoot, "r1", "grpo", config);
+    assertTrue(Files.exists(Path.of(report)));
+    Lake lake = new Lake(spark, lakeRoot);
+    String mine = "run_id = 'r1' AND stage = 'grpo'";
+    assertEquals(3 * 16, count(lake, Tables.ROLLOUTS, mine));
+    assertEquals(3 * 16, lake.read(Tables.ROLLOUTS).filter(mine)
+        .select("iteration", "prompt_id", "sample_index").distinct().count());
+    assertEquals(0, count(lake, Tables.ROLLOUTS, mine + " AND (reward IS NULL OR reward_parts IS NULL)"));
+    assertEquals(3 * 16, count(lake, Tables.ROLLOUTS, mine + " AND reward_parts['correct_answer'] IS NOT NULL"));
+    for (String metric : List.of("reward_mean", "accuracy", "kl_ref", "clip_fraction", "entropy", "tokens_per_s",
+        "generate_seconds", "train_seconds", "completion_length")) {
+      assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = '" + metric + "'"), metric);
+    }
+    List<Row> ckpts = lake.read(Tables.CHECKPOINTS).filter(mine).orderBy("step").collectAsList();
+    assertEquals(List.of(2L, 3L), ckpts.stream().map(r -> r.<Long>getAs("step")).toList());
+    for (Row r : ckpts) {
+      String dir = r.getAs("path");
+      assertTrue(GrpoTrainer.hasState(dir), dir);
+      assertEquals(r.<Long>getAs("step").intValue(), GrpoTrainer.readState(dir).iteration());
+    }
+
+    // The same run again under the same run id adds nothing.
+    long metricRows = count(lake, Tables.METRICS, mine);
+    Stages.run(spark, lakeRoot, "r1", "grpo", config);
+    assertEquals(3 * 16, count(lake, Tables.ROLLOUTS, mine));
+    assertEquals(metricRows, count(lake, Tables.METRICS, mine));
+
+    // --resume with more iterations continues after iteration 3.
+    List<String> more = new ArrayList<>(resume);
+    more.add("grpo.iterations=4");
+    String resumed = Stages.run(spark, lakeRoot, "r1", "grpo", StageConfigs.load(null, more));
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(resumed)));
+    assertEquals(3, json.get("start_iteration").asInt());
+    assertNotNull(json.get("resumed_from").asText());
+    assertEquals(4 * 16, count(lake, Tables.ROLLOUTS, mine));
+    assertEquals(16, count(lake, Tables.ROLLOUTS, mine + " AND iteration = 4 AND policy_version = 3"));
+    assertEquals(4, count(lake, Tables.METRICS, mine + " AND name = 'reward_mean'"));
+  }
+}
