@@ -20,7 +20,7 @@ public final class Stages {
   private static final Map<String, Stage> ALL = new LinkedHashMap<>();
 
   static {
-    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new EvalStage(), new org.sparkrlhf.jobs.stages.RolloutsStage(), new QuickstartStage())) {
+    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new EvalStage(), new org.sparkrlhf.jobs.stages.RolloutsStage(), new QuickstartStage(), new org.sparkrlhf.jobs.stages.BenchStage())) {
       ALL.put(s.name(), s);
     }
   }

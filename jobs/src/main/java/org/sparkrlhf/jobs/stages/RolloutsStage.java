@@ -153,7 +153,7 @@ public final class RolloutsStage implements Stage {
         .put("prompts", nPrompts).put("num_samples", c.numSamples).put("iteration", c.iteration)
         .put("rows", rows).put("distinct_rows", distinct).put("written", written)
         .put("executors", executors.size()).put("executor_ids", List.copyOf(executors))
-        .put("tokens", tokens).put("seconds", seconds).put("tokens_per_s", seconds > 0 ? tokens / seconds : null)
+        .put("tokens", tokens).put("generate_seconds", seconds).put("tokens_per_s", seconds > 0 ? tokens / seconds : null)
         .put("finish_reasons", reasons).put("seed", c.seed);
     System.out.printf("%s: %d rows (%d prompts x %d)%s  %d tokens in %.1f s (%.0f tok/s)  executors %s  finish %s%n",
         ctx.stage(), rows, nPrompts, c.numSamples, written ? "" : " (already written: nothing added)", tokens,
