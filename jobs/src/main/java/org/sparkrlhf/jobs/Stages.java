@@ -1,6 +1,7 @@
 package org.sparkrlhf.jobs;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -8,11 +9,15 @@ import org.apache.spark.sql.SparkSession;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.run.RunContext;
-import com.typesafe.config.ConfigValueFactory;
+import org.sparkrlhf.jobs.stages.BenchStage;
 import org.sparkrlhf.jobs.stages.DataStage;
+import org.sparkrlhf.jobs.stages.DpoStage;
 import org.sparkrlhf.jobs.stages.EvalStage;
+import org.sparkrlhf.jobs.stages.GrpoStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
+import org.sparkrlhf.jobs.stages.PairsStage;
 import org.sparkrlhf.jobs.stages.QuickstartStage;
+import org.sparkrlhf.jobs.stages.RolloutsStage;
 import org.sparkrlhf.jobs.stages.SftStage;
 
 /** The stage registry: name → stage, in pipeline order. */
@@ -20,7 +25,10 @@ public final class Stages {
   private static final Map<String, Stage> ALL = new LinkedHashMap<>();
 
   static {
-    for (Stage s : List.of(new DataStage(), new ImportStage(), new SftStage(), new org.sparkrlhf.jobs.stages.GrpoStage(), new EvalStage(), new org.sparkrlhf.jobs.stages.PairsStage(), new org.sparkrlhf.jobs.stages.DpoStage(), new QuickstartStage())) {
+    for (Stage s :
+        List.of(
+            new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
+            new DpoStage(), new GrpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }

@@ -90,7 +90,10 @@ final class StandaloneCluster implements AutoCloseable {
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
-    pb.environment().put("SPARK_HOME", workDir.toString());
+    // A Worker builds its executors' command line from SPARK_HOME/jars, and Spark's launcher needs the Scala
+    // version when SPARK_HOME is not a source build ("Cannot find any build directories" otherwise).
+    pb.environment().put("SPARK_HOME", jars.getParent().toString());
+    pb.environment().put("SPARK_SCALA_VERSION", "2.13");
     pb.redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile());
     return pb.start();
   }
