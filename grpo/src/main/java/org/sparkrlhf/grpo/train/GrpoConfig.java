@@ -68,6 +68,12 @@ public class GrpoConfig {
   public int checkpointEvery = 50;
   /** Rows per generation forward pass. Default 64. */
   public int rolloutBatchSize = 64;
+  /**
+   * Where rollouts are sampled: {@code executors} (the policy broadcast once per iteration, G samples per
+   * prompt generated in the executors' partitions) or {@code driver} (in process). Both give the same
+   * samples for the same seed. Default {@code executors}.
+   */
+  public String rolloutsOn = "executors";
   /** Rows per reference-scoring forward pass. Default 32. */
   public int scoreBatchSize = 32;
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
@@ -85,6 +91,9 @@ public class GrpoConfig {
     if (promptsPerIteration < 1) p.add("grpo.prompts_per_iteration must be >= 1");
     if (groupSize < 2) p.add("grpo.group_size must be >= 2 (advantages compare samples of one prompt)");
     if (iterations < 1) p.add("grpo.iterations must be >= 1");
+    if (!rolloutsOn.equals("executors") && !rolloutsOn.equals("driver")) {
+      p.add("grpo.rollouts_on must be executors or driver, got '" + rolloutsOn + "'");
+    }
     if (!(temperature > 0)) p.add("grpo.temperature must be > 0");
     if (maxNewTokens < 1) p.add("grpo.max_new_tokens must be >= 1");
     if (!(lr > 0)) p.add("grpo.lr must be > 0");

@@ -19,6 +19,8 @@ import org.sparkrlhf.grpo.train.GrpoConfig;
 import org.sparkrlhf.grpo.train.GrpoPrompt;
 import org.sparkrlhf.grpo.train.GrpoTrainer;
 import org.sparkrlhf.grpo.train.InProcessRollouts;
+import org.sparkrlhf.grpo.train.RolloutSource;
+import org.sparkrlhf.grpo.train.SparkRollouts;
 import org.sparkrlhf.grpo.train.Rewarder;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.rollouts.engine.Completion;
@@ -107,8 +109,10 @@ public final class GrpoStage implements Stage {
       TextTokenizer tok = ref.tokenizer();
       LlamaModel reference = ref.model();
       LlamaModel policy = resumeFrom != null ? Models.load(resumeFrom, manager).model() : reference.copy(manager);
-      GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts,
-          new InProcessRollouts(tok, c.rolloutBatchSize), Rewarder.of(c.reward));
+      RolloutSource source = c.rolloutsOn.equals("driver")
+          ? new InProcessRollouts(tok, c.rolloutBatchSize)
+          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0);
+      GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts, source, Rewarder.of(c.reward));
       if (resumeFrom != null) {
         trainer.restore(GrpoTrainer.readState(resumeFrom));
         System.out.printf("grpo: resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
@@ -176,6 +180,13 @@ public final class GrpoStage implements Stage {
           .put("curve", curve);
       System.out.printf("grpo: done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
           trainer.iteration(), lastCheckpoint, total > 0 ? 100 * genSeconds / total : 0, total);
+      if (source instanceof SparkRollouts spark) {
+        ctx.put("rollouts_on", "executors").put("last_weight_sync_seconds", spark.lastSyncSeconds())
+            .put("last_rollout_executors", spark.lastExecutors());
+        spark.close();
+      } else {
+        ctx.put("rollouts_on", "driver");
+      }
       policy.close();
       reference.close();
     }

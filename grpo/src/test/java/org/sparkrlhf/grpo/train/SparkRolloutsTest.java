@@ -1,0 +1,55 @@
+package org.sparkrlhf.grpo.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.model.LlamaConfig;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.rollouts.engine.Completion;
+import org.sparkrlhf.rollouts.engine.PromptRef;
+import org.sparkrlhf.rollouts.engine.SamplingParams;
+
+/** Rollouts on the executors are the very samples the driver would draw, in request order. */
+class SparkRolloutsTest {
+  @Test
+  void executorsAndDriverDrawTheSameSamples() {
+    Engine.getEngine("PyTorch");
+    JniUtils.setNumThreads(1);
+    CharTokenizer tok = new CharTokenizer();
+    LlamaConfig cfg = LlamaConfig.tiny(tok.vocabSize(), 32, 1, 2, 1, 64, 64, true);
+    List<PromptRef> requests = new ArrayList<>();
+    for (int p = 0; p < 5; p++) {
+      for (int g = 0; g < 3; g++) requests.add(new PromptRef("p" + p, (p + 1) + "+" + p + "=?\n", g));
+    }
+    SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(12).withSeed(9);
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+        SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, 3)) {
+      LlamaModel model = LlamaModel.init(cfg, false, 11, m);
+      List<Completion> local = new InProcessRollouts(tok, 8).generate(model, 0, requests, params);
+      List<Completion> remote = spark.generate(model, 0, requests, params);
+      assertEquals(local.size(), remote.size());
+      for (int i = 0; i < local.size(); i++) {
+        assertEquals(local.get(i).promptId(), remote.get(i).promptId());
+        assertEquals(local.get(i).sampleIndex(), remote.get(i).sampleIndex());
+        assertArrayEquals(local.get(i).tokenIds(), remote.get(i).tokenIds(), "request " + i);
+        assertEquals(local.get(i).text(), remote.get(i).text());
+        assertEquals(local.get(i).promptTokens(), remote.get(i).promptTokens());
+        for (int t = 0; t < local.get(i).logProbs().length; t++) {
+          assertEquals(local.get(i).logProbs()[t], remote.get(i).logProbs()[t], 1e-4);
+        }
+      }
+      assertTrue(spark.lastSyncSeconds() > 0, "the first call publishes the weights");
+      spark.generate(model, 0, requests, params);
+      assertEquals(0.0, spark.lastSyncSeconds(), 0.05, "the same version is not published again");
+    }
+  }
+}
