@@ -90,7 +90,7 @@ public final class PolicyOptimizer {
     }
     // One reduction per tensor, summed in Java: a handful of scalars, not a copy of the gradients.
     for (NDArray g : grads) {
-      try (NDArray s = g.square().sum()) {
+      try (NDArray g2 = g.square(); NDArray s = g2.sum()) {
         sq += s.getFloat();
       }
     }
@@ -115,8 +115,15 @@ public final class PolicyOptimizer {
           }
           NDArray mt = m.get(name);
           NDArray vt = v.get(name);
-          mt.muli((float) beta1).addi(gs.mul((float) (1 - beta1)));
-          vt.muli((float) beta2).addi(gs.square().muli((float) (1 - beta2)));
+          // Every temporary goes to tmp: an op's result belongs to its first operand's manager, which
+          // for a gradient is the model's, so an unattached temporary would live as long as the model.
+          NDArray g1 = gs.mul((float) (1 - beta1));
+          g1.attach(tmp);
+          mt.muli((float) beta1).addi(g1);
+          NDArray g2 = gs.square();
+          g2.attach(tmp);
+          g2.muli((float) (1 - beta2));
+          vt.muli((float) beta2).addi(g2);
           if (weightDecay != 0 && decays(name, w)) {
             w.muli((float) (1 - lr * weightDecay));
           }
