@@ -156,7 +156,8 @@ public final class Checker {
         return e != null && e.isNumber() ? e.operand(0) : null;
     }
 
-    private static List<String> lines(String text) {
+    /** The text split at every newline (a trailing newline gives a last empty line). */
+    public static List<String> lines(String text) {
         List<String> lines = new ArrayList<>();
         int from = 0;
         while (true) {

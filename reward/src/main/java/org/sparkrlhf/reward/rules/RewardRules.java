@@ -131,7 +131,7 @@ public final class RewardRules {
     }
 
     /** The trimmed text after the last {@code "#### "} up to the end of its line, or null. */
-    static String finalAnswer(String completion) {
+    public static String finalAnswer(String completion) {
         int at = completion.lastIndexOf(ANSWER_PREFIX);
         if (at < 0) {
             return null;
@@ -142,7 +142,7 @@ public final class RewardRules {
     }
 
     /** Integers compared as integers (no overflow), anything else as trimmed text. */
-    static boolean sameAnswer(String predicted, String reference) {
+    public static boolean sameAnswer(String predicted, String reference) {
         String a = predicted.strip();
         String b = reference.strip();
         if (INTEGER.matcher(a).matches() && INTEGER.matcher(b).matches()) {
@@ -152,17 +152,7 @@ public final class RewardRules {
     }
 
     static List<String> lines(String text) {
-        List<String> lines = new ArrayList<>();
-        int from = 0;
-        while (true) {
-            int nl = text.indexOf('\n', from);
-            if (nl < 0) {
-                lines.add(text.substring(from));
-                return lines;
-            }
-            lines.add(text.substring(from, nl));
-            from = nl + 1;
-        }
+        return Checker.lines(text);
     }
 
     static List<String> stepLines(String completion) {
