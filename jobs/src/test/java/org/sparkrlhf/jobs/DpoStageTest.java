@@ -199,20 +199,19 @@ class DpoStageTest {
   }
 
   @Test
-  void pairsCanSampleItsOwnRolloutsOnTheDriver() throws Exception {
-    JsonNode rep = report(run("gen", "pairs", "pairs.generate_samples=2", "pairs.generate_prompts=2",
-        "pairs.generate_dataset=t", "pairs.generate_checkpoint=\"" + reference + "\"", "pairs.max_new_tokens=6",
-        "pairs.threads=1"));
-    assertEquals(4, rep.get("generated").asInt());
-    assertEquals(4, rep.get("rollouts").asInt());
-    assertEquals("pairs", rep.get("source_stage").asText());
+  void pairsFromTheRolloutsStage() throws Exception {
+    JsonNode gen = report(run("gen", "rollouts", "rollouts.checkpoint=\"" + reference + "\"", "rollouts.dataset=t",
+        "rollouts.limit=2", "rollouts.num_samples=2", "rollouts.max_new_tokens=6", "rollouts.threads=1"));
     Lake lake = new Lake(spark, lakeRoot);
-    List<Row> rows = lake.read(Tables.ROLLOUTS).filter("run_id = 'gen' AND stage = 'pairs'").collectAsList();
-    assertEquals(4, rows.size());
+    List<Row> rows = lake.read(Tables.ROLLOUTS).filter("run_id = 'gen' AND stage = 'rollouts'").collectAsList();
+    assertEquals(4, rows.size(), gen.toString());
     for (Row r : rows) {
       assertTrue(Set.of("a", "b").contains(r.<String>getAs("prompt_id")), r.toString());
-      assertEquals(r.<List<?>>getAs("token_ids") == null ? -1 : r.getList(r.fieldIndex("token_ids")).size(),
-          r.getList(r.fieldIndex("token_logprobs")).size());
+      assertEquals(r.getList(r.fieldIndex("token_ids")).size(), r.getList(r.fieldIndex("token_logprobs")).size());
     }
+    JsonNode rep = report(run("gen", "pairs"));
+    assertEquals(4, rep.get("rollouts").asInt());
+    assertEquals("rollouts", rep.get("source_stage").asText());
+    assertEquals(2, rep.get("prompts").asInt());
   }
 }

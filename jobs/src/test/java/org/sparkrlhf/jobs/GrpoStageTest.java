@@ -75,6 +75,9 @@ class GrpoStageTest {
         "generate_seconds", "train_seconds", "completion_length")) {
       assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = '" + metric + "'"), metric);
     }
+    // The greedy valid-accuracy probe: before the first iteration and after the last (eval_every 10 > 3).
+    assertEquals(List.of(0L, 3L), lake.read(Tables.METRICS).filter(mine + " AND name = 'valid_accuracy'")
+        .orderBy("step").select("step").as(org.apache.spark.sql.Encoders.LONG()).collectAsList());
     List<Row> ckpts = lake.read(Tables.CHECKPOINTS).filter(mine).orderBy("step").collectAsList();
     assertEquals(List.of(2L, 3L), ckpts.stream().map(r -> r.<Long>getAs("step")).toList());
     for (Row r : ckpts) {
@@ -99,5 +102,6 @@ class GrpoStageTest {
     assertEquals(4 * 16, count(lake, Tables.ROLLOUTS, mine));
     assertEquals(16, count(lake, Tables.ROLLOUTS, mine + " AND iteration = 4 AND policy_version = 3"));
     assertEquals(4, count(lake, Tables.METRICS, mine + " AND name = 'reward_mean'"));
+    assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = 'valid_accuracy'"), "no second probe at 3");
   }
 }

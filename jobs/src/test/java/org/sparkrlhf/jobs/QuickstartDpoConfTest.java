@@ -17,9 +17,11 @@ class QuickstartDpoConfTest {
     Config config = StageConfigs.load(System.getProperty("user.dir") + "/../conf/quickstart-dpo.conf", List.of());
     ConfigSections.checkKnown(config);
     List<String> stages = config.getStringList("quickstart.stages");
-    assertTrue(stages.containsAll(List.of("pairs", "dpo", "eval-dpo-test", "eval-dpo-test_ood")), stages.toString());
+    assertTrue(stages.containsAll(List.of("rollouts", "pairs", "dpo", "eval-dpo-test", "eval-dpo-test_ood")),
+        stages.toString());
+    assertTrue(stages.indexOf("rollouts") < stages.indexOf("pairs") && stages.indexOf("pairs") < stages.indexOf("dpo"));
     for (String s : stages) Stages.get(s).check(config);
-    assertEquals(4, StageConfigs.bind(config, "pairs", PairsConfig.class).generateSamples);
+    assertEquals("rollouts", StageConfigs.bind(config, "pairs", PairsConfig.class).sourceStage);
     assertEquals("sigmoid", StageConfigs.bind(config, "dpo", DpoConfig.class).lossType);
     // the embedded default binds too (sections added to quickstart.conf)
     Config embedded = StageConfigs.load(null, List.of());

@@ -36,6 +36,7 @@ public final class Lake {
   private final String root;
   private final Map<String, Long> reads = new LinkedHashMap<>();
   private final Map<String, Long> writes = new LinkedHashMap<>();
+  private final java.util.Set<String> ensured = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   public Lake(SparkSession spark, String root) {
     this.spark = spark;
@@ -70,8 +71,12 @@ public final class Lake {
     return writes;
   }
 
-  /** Creates the table with its schema if it is not there yet. */
+  /**
+   * Creates the table with its schema if it is not there yet. Checked once per table for this Lake (every read and
+   * write calls it; asking Delta each time costs a Spark job).
+   */
   public void ensure(String table) {
+    if (ensured.contains(table)) return;
     Tables.Table t = Tables.get(table);
     String path = path(table);
     if (!DeltaTable.isDeltaTable(spark, path)) {
@@ -81,6 +86,7 @@ public final class Lake {
           .comment(t.description())
           .execute();
     }
+    ensured.add(table);
   }
 
   public void ensureAll() {

@@ -98,6 +98,41 @@ public final class Checker {
         return labels;
     }
 
+    /**
+     * Local validity of every line of a completion (the lines of {@link #lines}, without a trailing empty line):
+     * a step line {@code =E} is valid when it is exactly the one reduction of the line before it (of the prompt's
+     * expression for the first step), even when that line was itself wrong; the answer line {@code #### N} is valid
+     * when the line before it is the number N; anything else is invalid. Unlike {@link #labelSteps}, which stops at
+     * the first error as PRM800K does, this judges each line on its own, so after a wrong step a correctly carried
+     * out continuation still counts as valid: the error is charged to the one line that made it (the process
+     * reward of step-level credit assignment). Never throws.
+     */
+    public static List<Boolean> lineValidity(String prompt, String completion) {
+        List<String> lines = lines(completion == null ? "" : completion);
+        if (!lines.isEmpty() && lines.get(lines.size() - 1).isEmpty()) {
+            lines = lines.subList(0, lines.size() - 1);
+        }
+        List<Boolean> valid = new ArrayList<>(lines.size());
+        Expression previous = Expression.tryParse(expressionOf(prompt == null ? "" : prompt));
+        for (String line : lines) {
+            boolean ok;
+            if (line.startsWith(Solver.ANSWER_PREFIX)) {
+                Long n = parseInteger(line.substring(Solver.ANSWER_PREFIX.length()).strip());
+                ok = n != null && previous != null && previous.isNumber() && previous.operand(0) == n;
+                previous = null;
+            } else if (line.startsWith("=")) {
+                Expression expected = previous == null ? null : nextOrNull(previous);
+                ok = expected != null && line.equals("=" + expected);
+                previous = Expression.tryParse(line.substring(1));
+            } else {
+                ok = false;
+                previous = null;
+            }
+            valid.add(ok);
+        }
+        return valid;
+    }
+
     /** The integer after the last {@code #### } in {@code completion}, or null. */
     public static Long predictedAnswer(String completion) {
         if (completion == null) {

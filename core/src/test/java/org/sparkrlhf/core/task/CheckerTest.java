@@ -134,4 +134,22 @@ class CheckerTest {
         Checker.Grade g = Checker.grade(PROMPT, completion);
         assertFalse(g.formatOk(), String.valueOf(completion));
     }
+
+    @Test
+    void lineValidityJudgesEachLineOnItsOwn() {
+        // 8*5=40 is right; 40*7 written as 240 is the error; 240+5 -> 244 is wrong again; "#### 244" copies 244.
+        assertEquals(List.of(true, false, false, true),
+                Checker.lineValidity("8*5*7+5=?\n", "=40*7+5\n=240+5\n=244\n#### 244\n"));
+        // After the wrong 240, "=245" is the right reduction of "=240+5": valid, though the answer is wrong.
+        assertEquals(List.of(true, false, true, true),
+                Checker.lineValidity("8*5*7+5=?\n", "=40*7+5\n=240+5\n=245\n#### 245\n"));
+        assertEquals(List.of(true, true, true, true),
+                Checker.lineValidity("8*5*7+5=?\n", "=40*7+5\n=280+5\n=285\n#### 285\n"));
+        // An answer line that does not follow a number, junk lines, an answer not equal to the line before.
+        assertEquals(List.of(false), Checker.lineValidity("2+3=?\n", "#### 5\n"));
+        assertEquals(List.of(true, false), Checker.lineValidity("2+3=?\n", "=5\n#### 6"));
+        assertEquals(List.of(false, false), Checker.lineValidity("2+3=?\n", "hello\n=5\n").subList(0, 2));
+        assertEquals(List.of(), Checker.lineValidity("2+3=?\n", ""));
+        assertEquals(List.of(false), Checker.lineValidity(null, "=99999999999999999999999"));
+    }
 }

@@ -6,13 +6,15 @@ import java.util.TreeMap;
 /**
  * Advantage estimators by config name:
  * {@code grpo} (group mean and unbiased std, eps 1e-6), {@code dr_grpo} (group mean only),
- * {@code rloo} (leave-one-out mean). See {@link Advantages}.
+ * {@code rloo} (leave-one-out mean); and {@code grpo_process}, GRPO with process supervision, which needs step
+ * rewards instead of one score per completion ({@link Advantages#grpoProcess}; see {@link #isProcess}).
  */
 public final class AdvantageEstimators {
 
     public static final String GRPO = "grpo";
     public static final String DR_GRPO = "dr_grpo";
     public static final String RLOO = "rloo";
+    public static final String GRPO_PROCESS = "grpo_process";
 
     private static final Map<String, AdvantageEstimator> REGISTRY = new TreeMap<>(Map.of(
             GRPO, (s, g) -> Advantages.grpo(s, g, true, Advantages.DEFAULT_EPS),
@@ -22,18 +24,32 @@ public final class AdvantageEstimators {
     private AdvantageEstimators() {
     }
 
-    /** @throws IllegalArgumentException for an unknown name, listing the known ones */
+    /** True for an estimator over step rewards ({@code grpo_process}) rather than one score per completion. */
+    public static boolean isProcess(String name) {
+        return GRPO_PROCESS.equals(name);
+    }
+
+    /**
+     * The outcome estimator of a name.
+     *
+     * @throws IllegalArgumentException for an unknown name, listing the known ones, and for a process estimator
+     */
     public static AdvantageEstimator byName(String name) {
+        if (isProcess(name)) {
+            throw new IllegalArgumentException("'" + name + "' takes step rewards, not one score per completion");
+        }
         AdvantageEstimator e = name == null ? null : REGISTRY.get(name);
         if (e == null) {
             throw new IllegalArgumentException("unknown advantage estimator '" + name + "'; known: "
-                    + String.join(", ", REGISTRY.keySet()));
+                    + String.join(", ", names()));
         }
         return e;
     }
 
     /** The known names, sorted. */
     public static java.util.Set<String> names() {
-        return REGISTRY.keySet();
+        java.util.Set<String> all = new java.util.TreeSet<>(REGISTRY.keySet());
+        all.add(GRPO_PROCESS);
+        return all;
     }
 }

@@ -54,6 +54,50 @@ public final class Advantages {
         return adv;
     }
 
+    /**
+     * GRPO with process supervision (Shao et al. 2024, "DeepSeekMath", §4.1.3). Completion i has one reward per step,
+     * {@code r_i^1..r_i^K_i}, given at the step's end. All step rewards of a group are normalised together,
+     * {@code r̃ = (r − mean(R_g)) / (std(R_g) + eps)} (unbiased std as in {@link #grpo}; a group whose step rewards
+     * are all equal, or that has a single step reward, gets zeros), and a token's advantage is the sum of the
+     * normalised rewards of the steps ending at or after it. Returned per step: {@code A_i^k = Σ_{j ≥ k} r̃_i^j},
+     * the advantage of every token of step k.
+     *
+     * @param stepRewards per completion, its step rewards in order (may be empty: no tokens get an advantage)
+     * @param groupIds the group (prompt) of each completion
+     */
+    public static double[][] grpoProcess(double[][] stepRewards, int[] groupIds, double eps) {
+        if (stepRewards.length != groupIds.length) {
+            throw new IllegalArgumentException(stepRewards.length + " completions but " + groupIds.length + " group ids");
+        }
+        Map<Integer, double[]> stats = new java.util.HashMap<>(); // {count, sum}
+        for (int i = 0; i < stepRewards.length; i++) {
+            double[] s = stats.computeIfAbsent(groupIds[i], k -> new double[3]);
+            for (double r : stepRewards[i]) {
+                s[0]++;
+                s[1] += r;
+            }
+        }
+        for (int i = 0; i < stepRewards.length; i++) {
+            double[] s = stats.get(groupIds[i]);
+            double mean = s[0] == 0 ? 0 : s[1] / s[0];
+            for (double r : stepRewards[i]) s[2] += (r - mean) * (r - mean);
+        }
+        double[][] adv = new double[stepRewards.length][];
+        for (int i = 0; i < stepRewards.length; i++) {
+            double[] s = stats.get(groupIds[i]);
+            double mean = s[0] == 0 ? 0 : s[1] / s[0];
+            double std = s[0] < 2 ? 0 : Math.sqrt(s[2] / (s[0] - 1));
+            double[] r = stepRewards[i];
+            adv[i] = new double[r.length];
+            double suffix = 0;
+            for (int k = r.length - 1; k >= 0; k--) {
+                suffix += std == 0 ? 0 : (r[k] - mean) / (std + eps);
+                adv[i][k] = suffix;
+            }
+        }
+        return adv;
+    }
+
     /** {@link #grpo(double[], int[], boolean, double)} over NDArrays: contiguous groups of {@code groupSize}. */
     public static NDArray grpo(NDArray scores, int groupSize, boolean normalizeByStd, double eps) {
         double[] s = toDoubles(scores);

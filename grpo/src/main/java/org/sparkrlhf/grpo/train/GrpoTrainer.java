@@ -25,6 +25,7 @@ import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 import org.sparkrlhf.grpo.algos.AdvantageEstimator;
 import org.sparkrlhf.grpo.algos.AdvantageEstimators;
+import org.sparkrlhf.grpo.algos.Advantages;
 import org.sparkrlhf.grpo.algos.Aggregation;
 import org.sparkrlhf.grpo.algos.GrpoLoss;
 import org.sparkrlhf.reward.rules.RewardResult;
@@ -41,7 +42,8 @@ import org.sparkrlhf.rollouts.engine.TeacherForcing;
  *   <li>draws {@code prompts_per_iteration} distinct prompts with a generator seeded by (seed, i);</li>
  *   <li>samples G completions per prompt through the {@link RolloutSource} with sampling seed f(seed, i), so
  *       sample j of prompt p is a function of (seed, i, p, j) only;</li>
- *   <li>scores them with the {@link Rewarder}, computes advantages per group with the chosen estimator, and the
+ *   <li>scores them with the {@link Rewarder} (where they were sampled: on the executors for a distributed
+ *       source), computes advantages per group with the chosen estimator, and the
  *       frozen reference's log-probs with {@link TeacherForcing} (same temperature);</li>
  *   <li>runs {@code epochs} passes of minibatch updates ({@link GrpoLoss}: clipped surrogate against the sampling
  *       log-probs, k3 KL to the reference), one AdamW step per minibatch, the order shuffled by (seed, i, epoch).</li>
@@ -66,13 +68,20 @@ public final class GrpoTrainer {
   private final List<GrpoPrompt> prompts;
   private final RolloutSource source;
   private final Rewarder rewarder;
+  private final StepRewarder stepRewarder = StepRewarder.lineValidity();
   private final AdvantageEstimator estimator;
   private final Aggregation aggregation;
   private final PolicyOptimizer optimizer;
   private int iteration;
 
-  /** One scored sample of an iteration. */
-  public record Rollout(GrpoPrompt prompt, Completion completion, RewardResult reward, double advantage) {}
+  /**
+   * One scored sample of an iteration.
+   *
+   * @param advantage its advantage (for {@code grpo_process}, the one of its first token)
+   * @param executorId the Spark executor that sampled and scored it ({@code "driver"} in process)
+   */
+  public record Rollout(GrpoPrompt prompt, Completion completion, RewardResult reward, double advantage,
+      String executorId) {}
 
   /**
    * What an iteration produced.
@@ -111,7 +120,7 @@ public final class GrpoTrainer {
     this.prompts = List.copyOf(prompts);
     this.source = source;
     this.rewarder = rewarder;
-    this.estimator = AdvantageEstimators.byName(config.advantage);
+    this.estimator = AdvantageEstimators.isProcess(config.advantage) ? null : AdvantageEstimators.byName(config.advantage);
     this.aggregation = Aggregation.byName(config.aggregation);
     this.optimizer = new PolicyOptimizer(LrSchedule.constant(config.lr), config.weightDecay, config.beta1,
         config.beta2, config.gradClip);
@@ -181,19 +190,17 @@ public final class GrpoTrainer {
     long version = iteration;
     int g = config.groupSize;
     List<GrpoPrompt> chosen = promptsOf(it);
-    List<PromptRef> requests = new ArrayList<>(chosen.size() * g);
-    for (GrpoPrompt p : chosen) {
-      for (int j = 0; j < g; j++) requests.add(new PromptRef(p.id(), p.prompt(), j));
-    }
+    List<PromptRef> requests = RolloutSource.requests(chosen, g);
     long t0 = System.nanoTime();
-    List<Completion> completions = source.generate(policy, version, requests, samplingOf(it));
+    List<RolloutSource.Scored> scored = source.sampleAndScore(policy, version, chosen, g, samplingOf(it), rewarder);
     double genSeconds = (System.nanoTime() - t0) / 1e9;
-    if (completions.size() != requests.size()) {
-      throw new IllegalStateException("rollout source returned " + completions.size() + " completions for "
+    if (scored.size() != requests.size()) {
+      throw new IllegalStateException("rollout source returned " + scored.size() + " completions for "
           + requests.size() + " requests");
     }
     long t1 = System.nanoTime();
-    int n = completions.size();
+    int n = scored.size();
+    List<Completion> completions = new ArrayList<>(n);
     double[] rewards = new double[n];
     double[] correct = new double[n];
     boolean hasCorrect = false;
@@ -201,18 +208,46 @@ public final class GrpoTrainer {
     int[] groups = new int[n];
     long tokens = 0;
     for (int i = 0; i < n; i++) {
-      RewardResult r = rewarder.score(chosen.get(i / g), completions.get(i));
+      Completion c = scored.get(i).completion();
+      if (!c.promptId().equals(requests.get(i).promptId()) || c.sampleIndex() != requests.get(i).sampleIndex()) {
+        throw new IllegalStateException("rollout " + i + " is " + c.promptId() + "/" + c.sampleIndex()
+            + ", expected " + requests.get(i).promptId() + "/" + requests.get(i).sampleIndex());
+      }
+      completions.add(c);
+      RewardResult r = scored.get(i).reward();
       results.add(r);
       rewards[i] = r.total();
-      Double c = r.parts().get(RewardRules.CORRECT_ANSWER);
-      if (c != null) {
+      Double ok = r.parts().get(RewardRules.CORRECT_ANSWER);
+      if (ok != null) {
         hasCorrect = true;
-        correct[i] = c;
+        correct[i] = ok;
       }
       groups[i] = i / g;
-      tokens += completions.get(i).length();
+      tokens += c.length();
     }
-    double[] adv = estimator.compute(rewards, groups);
+    // Per-token advantages: one value per completion broadcast over its tokens (outcome estimators), or the
+    // process-supervised sum over the steps ending at or after each token (grpo_process).
+    float[][] tokenAdv = new float[n][];
+    double[] adv = new double[n];
+    if (estimator != null) {
+      adv = estimator.compute(rewards, groups);
+      for (int i = 0; i < n; i++) {
+        tokenAdv[i] = new float[completions.get(i).length()];
+        java.util.Arrays.fill(tokenAdv[i], (float) adv[i]);
+      }
+    } else {
+      double[][] stepRewards = new double[n][];
+      for (int i = 0; i < n; i++) stepRewards[i] = stepRewarder.stepRewards(chosen.get(i / g), completions.get(i));
+      double[][] stepAdv = Advantages.grpoProcess(stepRewards, groups, Advantages.DEFAULT_EPS);
+      for (int i = 0; i < n; i++) {
+        int[] line = lineOfToken(tok, completions.get(i).tokenIds());
+        tokenAdv[i] = new float[line.length];
+        for (int k = 0; k < line.length; k++) {
+          tokenAdv[i][k] = stepAdv[i].length == 0 ? 0f : (float) stepAdv[i][Math.min(line[k], stepAdv[i].length - 1)];
+        }
+        adv[i] = stepAdv[i].length == 0 ? 0 : stepAdv[i][0];
+      }
+    }
     List<int[]> promptTokens = new ArrayList<>(n);
     for (int i = 0; i < n; i++) promptTokens.add(GenerationEngine.promptTokens(tok, requests.get(i).text()));
     float[][] refLp = null;
@@ -240,7 +275,7 @@ public final class GrpoTrainer {
       for (int start = 0; start < n; start += config.minibatchSize) {
         int end = Math.min(n, start + config.minibatchSize);
         int[] mb = java.util.Arrays.copyOfRange(order, start, end);
-        MinibatchStats s = update(mb, promptTokens, completions, refLp, adv, epoch == 0);
+        MinibatchStats s = update(mb, promptTokens, completions, refLp, tokenAdv, epoch == 0);
         lossSum += s.loss;
         pgSum += s.policyLoss;
         klSum += s.klLoss;
@@ -295,7 +330,8 @@ public final class GrpoTrainer {
 
     List<Rollout> rollouts = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      rollouts.add(new Rollout(chosen.get(i / g), completions.get(i), results.get(i), adv[i]));
+      rollouts.add(new Rollout(chosen.get(i / g), completions.get(i), results.get(i), adv[i],
+          scored.get(i).executorId()));
     }
     return new Iteration(it, version, rollouts, m);
   }
@@ -310,7 +346,7 @@ public final class GrpoTrainer {
 
   /** One optimizer step on completions {@code mb}: right-padded [bos]+prompt+completion, loss on completion tokens. */
   private MinibatchStats update(int[] mb, List<int[]> promptTokens, List<Completion> completions, float[][] refLp,
-      double[] adv, boolean measureEntropy) {
+      float[][] tokenAdv, boolean measureEntropy) {
     int b = mb.length;
     int w = 1;
     for (int r : mb) w = Math.max(w, promptTokens.get(r).length + completions.get(r).length() - 1);
@@ -321,7 +357,7 @@ public final class GrpoTrainer {
     float[] mask = new float[b * w];
     float[] old = new float[b * w];
     float[] ref = new float[b * w];
-    float[] a = new float[b];
+    float[] a = new float[b * w];
     java.util.Arrays.fill(ids, pad);
     java.util.Arrays.fill(targets, pad);
     for (int row = 0; row < b; row++) {
@@ -341,8 +377,8 @@ public final class GrpoTrainer {
         mask[col] = 1;
         old[col] = c.logProbs()[k];
         ref[col] = refLp == null ? 0 : refLp[r][k];
+        a[col] = tokenAdv[r][k];
       }
-      a[row] = (float) adv[r];
     }
     double entropySum = 0;
     long entropyCount = 0;
@@ -358,7 +394,7 @@ public final class GrpoTrainer {
         if (config.temperature != 1.0) logits = logits.div((float) config.temperature);
         NDArray logp = LlamaModel.tokenLogProbs(logits, sm.create(targets, shape));
         res = GrpoLoss.total(logp, sm.create(old, shape), refLp == null ? null : sm.create(ref, shape),
-            sm.create(a), maskArr, config.clipLow, config.clipHigh, config.klCoef, aggregation);
+            sm.create(a, shape), maskArr, config.clipLow, config.clipHigh, config.klCoef, aggregation);
         gc.backward(res.loss());
         loss = res.loss().getFloat();
         pg = res.policyLoss().getFloat();
@@ -372,6 +408,18 @@ public final class GrpoTrainer {
     }
     double norm = optimizer.step(policy);
     return new MinibatchStats(loss, pg, kl, res.clipFraction(), res.approxKl(), norm, entropySum, entropyCount);
+  }
+
+  /** The line of each completion token: the number of newlines decoded before it (a newline ends its own line). */
+  static int[] lineOfToken(TextTokenizer tok, int[] ids) {
+    int[] line = new int[ids.length];
+    int current = 0;
+    for (int k = 0; k < ids.length; k++) {
+      line[k] = current;
+      String piece = tok.decode(new int[] {ids[k]});
+      for (int j = 0; j < piece.length(); j++) if (piece.charAt(j) == '\n') current++;
+    }
+    return line;
   }
 
   private static double mean(double[] x) {

@@ -1,7 +1,9 @@
 package org.sparkrlhf.grpo.train;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
@@ -22,4 +24,33 @@ public interface RolloutSource {
    *     finished iterations), so a distributed source can reuse a broadcast of the same version
    */
   List<Completion> generate(LlamaModel policy, long policyVersion, List<PromptRef> requests, SamplingParams params);
+
+  /** A sampled completion, its reward, and the Spark executor that drew it ({@code "driver"} in process). */
+  record Scored(Completion completion, RewardResult reward, String executorId) {}
+
+  /**
+   * Samples {@code groupSize} completions of each prompt and scores each with {@code rewarder}, in prompt-major
+   * order (prompt 0's samples 0..G-1, then prompt 1's, ...). This default scores in the calling JVM; a
+   * distributed source scores on the executors, next to the generation, and ships back only the results.
+   */
+  default List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<GrpoPrompt> prompts, int groupSize,
+      SamplingParams params, Rewarder rewarder) {
+    List<PromptRef> requests = requests(prompts, groupSize);
+    List<Completion> completions = generate(policy, policyVersion, requests, params);
+    List<Scored> out = new ArrayList<>(completions.size());
+    for (int i = 0; i < completions.size(); i++) {
+      out.add(new Scored(completions.get(i), rewarder.score(prompts.get(i / groupSize), completions.get(i)),
+          "driver"));
+    }
+    return out;
+  }
+
+  /** The requests of {@code groupSize} samples per prompt, in prompt-major order. */
+  static List<PromptRef> requests(List<GrpoPrompt> prompts, int groupSize) {
+    List<PromptRef> requests = new ArrayList<>(prompts.size() * groupSize);
+    for (GrpoPrompt p : prompts) {
+      for (int j = 0; j < groupSize; j++) requests.add(new PromptRef(p.id(), p.prompt(), j));
+    }
+    return requests;
+  }
 }

@@ -5,7 +5,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -14,6 +16,7 @@ import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
@@ -26,11 +29,17 @@ import org.sparkrlhf.rollouts.spark.ModelBroadcast;
  * only when the weights changed), each executor loads it once per version, and the {@link Generator}
  * samples G completions per prompt in its partitions. Samples are a function of (seed, prompt id, sample
  * index) only, so they equal {@link InProcessRollouts}' and a re-run task after a lost executor
- * reproduces them.
+ * reproduces them. {@link #sampleAndScore} also computes the rule rewards on the executors, beside the samples.
  */
 public final class SparkRollouts implements RolloutSource, AutoCloseable {
-  private static final StructType PROMPTS =
-      new StructType().add("prompt_id", DataTypes.StringType, false).add("prompt", DataTypes.StringType, false);
+  private static final String PROMPT_TOKENS = "prompt_tokens";
+  private static final String REWARD = "reward";
+  private static final String REWARD_PARTS = "reward_parts";
+  private static final StructType PROMPTS = new StructType()
+      .add("prompt_id", DataTypes.StringType, false)
+      .add("prompt", DataTypes.StringType, false)
+      .add("answer", DataTypes.StringType, true)
+      .add(PROMPT_TOKENS, DataTypes.IntegerType, false);
 
   private final SparkSession spark;
   private final TextTokenizer tokenizer;
@@ -64,6 +73,52 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   @Override
   public List<Completion> generate(LlamaModel policy, long policyVersion, List<PromptRef> requests,
       SamplingParams params) {
+    Map<String, GrpoPrompt> prompts = new LinkedHashMap<>();
+    int groupSize = 0;
+    for (PromptRef r : requests) {
+      prompts.putIfAbsent(r.promptId(), new GrpoPrompt(r.promptId(), r.text(), null));
+      groupSize = Math.max(groupSize, r.sampleIndex() + 1);
+    }
+    Map<String, Row> byKey = run(policy, policyVersion, prompts.values(), groupSize, params, null);
+    List<Completion> result = new ArrayList<>(requests.size());
+    for (PromptRef q : requests) {
+      Row r = row(byKey, q.promptId(), q.sampleIndex());
+      result.add(Columns.of(r.schema()).completion(r));
+    }
+    return result;
+  }
+
+  /** Generates and scores on the executors: the rewards come back with the samples, computed where they were drawn. */
+  @Override
+  public List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<GrpoPrompt> prompts, int groupSize,
+      SamplingParams params, Rewarder rewarder) {
+    Map<String, Row> byKey = run(policy, policyVersion, prompts, groupSize, params, rewarder);
+    List<Scored> result = new ArrayList<>(prompts.size() * groupSize);
+    for (GrpoPrompt p : prompts) {
+      for (int j = 0; j < groupSize; j++) {
+        Row r = row(byKey, p.id(), j);
+        Columns cols = Columns.of(r.schema());
+        Map<String, Double> parts = new LinkedHashMap<>(
+            scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(r.fieldIndex(REWARD_PARTS))));
+        result.add(new Scored(cols.completion(r), new RewardResult(r.getDouble(r.fieldIndex(REWARD)), parts),
+            r.getString(cols.executor())));
+      }
+    }
+    return result;
+  }
+
+  private static Row row(Map<String, Row> byKey, String promptId, int sampleIndex) {
+    Row r = byKey.get(promptId + "\u0000" + sampleIndex);
+    if (r == null) throw new IllegalStateException("no rollout came back for " + promptId + "/" + sampleIndex);
+    return r;
+  }
+
+  /**
+   * Publishes the weights when their version changed, samples {@code groupSize} completions per prompt in the
+   * executors' partitions and, with a rewarder, scores each there. Rows keyed by prompt id and sample index.
+   */
+  private Map<String, Row> run(LlamaModel policy, long policyVersion, java.util.Collection<GrpoPrompt> prompts,
+      int groupSize, SamplingParams params, Rewarder rewarder) {
     long t0 = System.nanoTime();
     if (current == null || currentPolicyVersion != policyVersion) {
       byte[] blob = HfCheckpoint.toBytes(policy, tokenizer.toTokenizerJson(), Map.of());
@@ -74,46 +129,91 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     }
     lastSyncSeconds = (System.nanoTime() - t0) / 1e9;
 
-    // The Generator draws sample indices 0..G-1 per prompt; the trainer asks for exactly those.
-    Map<String, String> texts = new LinkedHashMap<>();
-    int groupSize = 0;
-    for (PromptRef r : requests) {
-      texts.putIfAbsent(r.promptId(), r.text());
-      groupSize = Math.max(groupSize, r.sampleIndex() + 1);
+    List<Row> rows = new ArrayList<>(prompts.size());
+    for (GrpoPrompt p : prompts) {
+      rows.add(RowFactory.create(p.id(), p.prompt(), p.answer(),
+          GenerationEngine.promptTokens(tokenizer, p.prompt()).length));
     }
-    List<Row> rows = new ArrayList<>(texts.size());
-    texts.forEach((id, text) -> rows.add(RowFactory.create(id, text)));
-    Dataset<Row> prompts = spark.createDataFrame(rows, PROMPTS).repartition(partitions);
+    Dataset<Row> input = spark.createDataFrame(rows, PROMPTS).repartition(partitions);
     Generator generator = new Generator().setModel(current).setSamplingParams(params)
         .setNumSamples(groupSize).setBatchSize(batchSize);
-    List<Row> out = generator.transform(prompts)
-        .select("prompt_id", Generator.SAMPLE_INDEX, Generator.TOKEN_IDS, Generator.COMPLETION,
-            Generator.TOKEN_LOGPROBS, Generator.FINISH_REASON, Generator.EXECUTOR_ID)
-        .collectAsList();
+    Dataset<Row> generated = generator.transform(input);
+    if (rewarder != null) {
+      StructType scored = generated.schema()
+          .add(REWARD, DataTypes.DoubleType, false)
+          .add(REWARD_PARTS, DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false);
+      generated = generated.map(new ScoreRow(rewarder, generated.schema()), Encoders.row(scored));
+    }
+    List<Row> out = generated.collectAsList();
     Map<String, Row> byKey = new HashMap<>(out.size() * 2);
     java.util.Set<String> executors = new java.util.HashSet<>();
     for (Row r : out) {
-      byKey.put(r.getString(0) + "\u0000" + r.getInt(1), r);
-      executors.add(r.getString(6));
+      byKey.put(r.getString(r.fieldIndex("prompt_id")) + "\u0000" + r.getInt(r.fieldIndex(Generator.SAMPLE_INDEX)), r);
+      executors.add(r.getString(r.fieldIndex(Generator.EXECUTOR_ID)));
     }
     lastExecutors = executors.size();
-    List<Completion> result = new ArrayList<>(requests.size());
-    for (PromptRef q : requests) {
-      Row r = byKey.get(q.promptId() + "\u0000" + q.sampleIndex());
-      if (r == null) {
-        throw new IllegalStateException("no rollout came back for " + q.promptId() + "/" + q.sampleIndex());
-      }
-      List<Integer> ids = r.getList(2);
-      List<Float> lps = r.getList(4);
-      int[] tokenIds = new int[ids.size()];
-      float[] logProbs = new float[lps.size()];
-      for (int i = 0; i < tokenIds.length; i++) tokenIds[i] = ids.get(i);
-      for (int i = 0; i < logProbs.length; i++) logProbs[i] = lps.get(i);
-      int promptTokens = GenerationEngine.promptTokens(tokenizer, q.text()).length;
-      result.add(new Completion(q.promptId(), q.sampleIndex(), promptTokens, tokenIds, r.getString(3), logProbs,
-          r.getString(5)));
+    return byKey;
+  }
+
+  /** Positions of a generated row's columns (rows inside a map function carry no schema to look names up in). */
+  private record Columns(int id, int sample, int promptTokens, int tokenIds, int text, int logProbs, int finish,
+      int prompt, int answer, int executor) implements java.io.Serializable {
+    static Columns of(StructType s) {
+      return new Columns(s.fieldIndex("prompt_id"), s.fieldIndex(Generator.SAMPLE_INDEX), s.fieldIndex(PROMPT_TOKENS),
+          s.fieldIndex(Generator.TOKEN_IDS), s.fieldIndex(Generator.COMPLETION), s.fieldIndex(Generator.TOKEN_LOGPROBS),
+          s.fieldIndex(Generator.FINISH_REASON), s.fieldIndex("prompt"), s.fieldIndex("answer"),
+          s.fieldIndex(Generator.EXECUTOR_ID));
     }
-    return result;
+
+    /** A generated row as a {@link Completion} (on the driver and on the executors). */
+    Completion completion(Row r) {
+      int[] t = ints(r.get(tokenIds));
+      float[] l = floats(r.get(logProbs));
+      return new Completion(r.getString(id), r.getInt(sample), r.getInt(promptTokens), t, r.getString(text), l,
+          r.getString(finish));
+    }
+  }
+
+  // An array column is a Java array when the scoring map is fused with the Generator's output (whole-stage
+  // codegen hands over the Generator's row object as is) and a Scala sequence once the row went through Spark.
+  private static int[] ints(Object v) {
+    if (v instanceof int[] a) return a;
+    List<?> list = v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : (List<?>) v;
+    int[] out = new int[list.size()];
+    for (int i = 0; i < out.length; i++) out[i] = ((Number) list.get(i)).intValue();
+    return out;
+  }
+
+  private static float[] floats(Object v) {
+    if (v instanceof float[] a) return a;
+    List<?> list = v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : (List<?>) v;
+    float[] out = new float[list.size()];
+    for (int i = 0; i < out.length; i++) out[i] = ((Number) list.get(i)).floatValue();
+    return out;
+  }
+
+  /** Runs on the executors: appends the reward and its parts to a generated row. */
+  private static final class ScoreRow implements MapFunction<Row, Row> {
+    private static final long serialVersionUID = 1L;
+    private final Rewarder rewarder;
+    private final Columns cols;
+
+    ScoreRow(Rewarder rewarder, StructType schema) {
+      this.rewarder = rewarder;
+      this.cols = Columns.of(schema);
+    }
+
+    @Override
+    public Row call(Row r) {
+      GrpoPrompt p = new GrpoPrompt(r.getString(cols.id()), r.getString(cols.prompt()),
+          r.isNullAt(cols.answer()) ? null : r.getString(cols.answer()));
+      RewardResult res = rewarder.score(p, cols.completion(r));
+      Object[] values = new Object[r.length() + 2];
+      for (int i = 0; i < r.length(); i++) values[i] = r.get(i);
+      values[r.length()] = res.total();
+      values[r.length() + 1] = scala.jdk.javaapi.CollectionConverters.asScala(res.parts());
+      return RowFactory.create(values);
+    }
   }
 
   @Override

@@ -77,4 +77,28 @@ class AdvantagesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AdvantageEstimators.byName("ppo"));
         assertTrue(e.getMessage().contains("dr_grpo") && e.getMessage().contains("rloo"), e.getMessage());
     }
+
+    @Test
+    void grpoProcessByHand() {
+        // Group 0: completion A has step rewards [1, 0], B has [1, 1, 1]. All five step rewards together:
+        // mean 0.8; unbiased var = (4 * 0.2^2 + 0.8^2) / 4 = 0.2; std = sqrt(0.2) = 0.4472136.
+        // Normalised: a reward of 1 -> 0.2 / 0.4472136 = 0.4472136, a reward of 0 -> -0.8 / 0.4472136 = -1.7888544.
+        // Suffix sums: A = [0.4472136 - 1.7888544, -1.7888544] = [-1.3416408, -1.7888544];
+        //              B = [3, 2, 1] * 0.4472136 = [1.3416408, 0.8944272, 0.4472136].
+        // Group 1: equal rewards [1] and [1, 1] -> std 0 -> zeros. Group 2: no steps at all -> empty.
+        double[][] adv = Advantages.grpoProcess(
+                new double[][] {{1, 0}, {1, 1}, {1, 1, 1}, {1}, {}},
+                new int[] {0, 1, 0, 1, 2}, 0);
+        assertArrayEquals(new double[] {-1.3416408, -1.7888544}, adv[0], 1e-6);
+        assertArrayEquals(new double[] {0, 0}, adv[1], 0);
+        assertArrayEquals(new double[] {1.3416408, 0.8944272, 0.4472136}, adv[2], 1e-6);
+        assertArrayEquals(new double[] {0}, adv[3], 0);
+        assertEquals(0, adv[4].length);
+        // eps enters the denominator as in grpo: 0.2 / (0.4472136 + 0.1)
+        assertEquals(0.2 / (Math.sqrt(0.2) + 0.1), Advantages.grpoProcess(
+                new double[][] {{1, 0}, {1, 1, 1}}, new int[] {0, 0}, 0.1)[1][2], 1e-9);
+        assertTrue(AdvantageEstimators.isProcess("grpo_process"));
+        assertTrue(AdvantageEstimators.names().contains("grpo_process"));
+        assertThrows(IllegalArgumentException.class, () -> AdvantageEstimators.byName("grpo_process"));
+    }
 }

@@ -1,5 +1,6 @@
 package org.sparkrlhf.grpo.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -131,5 +132,14 @@ class GrpoTrainerTest {
       }
       assertTrue(Math.abs(resumed.metrics().get("kl_ref")) > 0, "the policy moved away from the reference");
     }
+  }
+
+  @Test
+  void tokensMapToTheLineTheyBelongTo() {
+    // "=3\n#### 3\n" then eos: a newline belongs to the line it ends; the eos after the last newline is on line 2.
+    int[] ids = TOK.encode("=3\n#### 3\n");
+    int[] withEos = java.util.Arrays.copyOf(ids, ids.length + 1);
+    withEos[ids.length] = TOK.eosId();
+    assertArrayEquals(new int[] {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2}, GrpoTrainer.lineOfToken(TOK, withEos));
   }
 }

@@ -52,4 +52,38 @@ class SparkRolloutsTest {
       assertEquals(0.0, spark.lastSyncSeconds(), 0.05, "the same version is not published again");
     }
   }
+
+  @Test
+  void rewardsComputedOnTheExecutorsEqualTheDriversScoring() {
+    Engine.getEngine("PyTorch");
+    JniUtils.setNumThreads(1);
+    CharTokenizer tok = new CharTokenizer();
+    LlamaConfig cfg = LlamaConfig.tiny(tok.vocabSize(), 32, 1, 2, 1, 64, 64, true);
+    List<GrpoPrompt> prompts = new ArrayList<>();
+    for (int p = 0; p < 4; p++) prompts.add(new GrpoPrompt("p" + p, (p + 1) + "+" + p + "=?\n", Integer.toString(2 * p + 1)));
+    // A reward whose value depends on the completion (equal rewards mean the same text was scored), with a part
+    // that records whether it ran inside a Spark task.
+    Rewarder byLength = (p, c) -> new org.sparkrlhf.reward.rules.RewardResult(c.length() + 0.5 * c.text().length(),
+        java.util.Map.of("length", (double) c.length(), "answer_chars", (double) p.answer().length(),
+            "in_spark_task", org.apache.spark.TaskContext.get() != null ? 1.0 : 0.0));
+    SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(10).withSeed(3);
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+        SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, 2)) {
+      LlamaModel model = LlamaModel.init(cfg, false, 5, m);
+      List<RolloutSource.Scored> local = new InProcessRollouts(tok, 8).sampleAndScore(model, 0, prompts, 3, params, byLength);
+      List<RolloutSource.Scored> remote = spark.sampleAndScore(model, 0, prompts, 3, params, byLength);
+      assertEquals(12, remote.size());
+      for (int i = 0; i < local.size(); i++) {
+        assertEquals(local.get(i).completion().text(), remote.get(i).completion().text(), "rollout " + i);
+        assertEquals("p" + (i / 3), remote.get(i).completion().promptId(), "prompt-major order");
+        assertEquals(i % 3, remote.get(i).completion().sampleIndex());
+        assertEquals(local.get(i).reward().total(), remote.get(i).reward().total(), 1e-12);
+        assertEquals(local.get(i).reward().parts().get("length"), remote.get(i).reward().parts().get("length"));
+        assertEquals(2.0 * (i / 3) + 1 >= 10 ? 2.0 : 1.0, remote.get(i).reward().parts().get("answer_chars"),
+            "the answer travelled with the prompt");
+        assertEquals(0.0, local.get(i).reward().parts().get("in_spark_task"));
+        assertEquals(1.0, remote.get(i).reward().parts().get("in_spark_task"), "scored inside the generating task");
+      }
+    }
+  }
 }

@@ -63,7 +63,9 @@ public final class GrpoStage implements Stage {
     if (!problems.isEmpty()) throw new UserError(problems.get(0));
     try {
       Rewarder.of(c.reward);
-      org.sparkrlhf.grpo.algos.AdvantageEstimators.byName(c.advantage);
+      if (!org.sparkrlhf.grpo.algos.AdvantageEstimators.isProcess(c.advantage)) {
+        org.sparkrlhf.grpo.algos.AdvantageEstimators.byName(c.advantage);
+      }
       org.sparkrlhf.grpo.algos.Aggregation.byName(c.aggregation);
     } catch (IllegalArgumentException e) {
       throw new UserError("grpo: " + Models.firstLine(e));
@@ -104,6 +106,16 @@ public final class GrpoStage implements Stage {
           + lake.path(Tables.PROMPTS) + " (run the data or import stage first)");
     }
 
+    List<String[]> probeProblems = new ArrayList<>();
+    if (c.evalEvery > 0 && c.evalProblems > 0) {
+      for (Row r : lake.read(Tables.PROMPTS)
+          .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
+              .and(org.apache.spark.sql.functions.col("split").equalTo(c.evalSplit)))
+          .select("prompt", "answer").orderBy("id").limit(c.evalProblems).collectAsList()) {
+        probeProblems.add(new String[] {r.getString(0), r.isNullAt(1) ? null : r.getString(1)});
+      }
+    }
+
     try (NDManager manager = NDManager.newBaseManager()) {
       Models.Loaded ref = Models.load(referencePath, manager);
       TextTokenizer tok = ref.tokenizer();
@@ -122,6 +134,15 @@ public final class GrpoStage implements Stage {
           prompts.size(), c.promptsPerIteration, c.groupSize, startIteration + 1, c.iterations, referencePath);
 
       MetricsWriter metrics = new MetricsWriter(ctx, "grpo");
+      AccuracyProbe probe = probeProblems.isEmpty() ? null : AccuracyProbe.ofAnswers(tok, probeProblems, c.maxNewTokens);
+      List<Map<String, Object>> validCurve = new ArrayList<>();
+      if (probe != null && probe.size() > 0 && startIteration == 0) {  // a resumed run probed there already
+        double acc = probe.greedyAccuracy(policy);
+        metrics.add(startIteration, "valid_accuracy", acc);
+        validCurve.add(Map.of("iteration", startIteration, "valid_accuracy", acc));
+        System.out.printf("grpo: iter %4d  valid accuracy %.3f (greedy, %d %s problems)%n", startIteration, acc,
+            probe.size(), c.evalSplit);
+      }
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("run_id", ctx.runId());
       provenance.put("stage", "grpo");
@@ -134,13 +155,13 @@ public final class GrpoStage implements Stage {
       double trainSeconds = 0;
       Map<String, Double> last = Map.of();
       List<Map<String, Object>> curve = new ArrayList<>();
+      List<Row> pendingRollouts = new ArrayList<>();
       while (trainer.hasNext()) {
         GrpoTrainer.Iteration it = trainer.step();
-        writeRollouts(ctx, c, it);
+        pendingRollouts.addAll(rolloutRows(ctx, c, it));
         for (Map.Entry<String, Double> e : it.metrics().entrySet()) {
           metrics.add(it.iteration(), e.getKey(), e.getValue());
         }
-        metrics.flush(it.iteration());
         Map<String, Double> m = it.metrics();
         genSeconds += m.get("generate_seconds");
         trainSeconds += m.get("train_seconds");
@@ -157,7 +178,24 @@ public final class GrpoStage implements Stage {
             m.containsKey("accuracy") ? String.format("%.3f", m.get("accuracy")) : "-",
             m.getOrDefault("kl_ref", 0.0), m.get("clip_fraction"), m.get("entropy"), m.get("completion_length"),
             m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"));
+        if (probe != null && probe.size() > 0 && (it.iteration() % c.evalEvery == 0 || !trainer.hasNext())) {
+          double acc = probe.greedyAccuracy(policy);
+          metrics.add(it.iteration(), "valid_accuracy", acc);
+          validCurve.add(Map.of("iteration", it.iteration(), "valid_accuracy", acc));
+          System.out.printf("grpo: iter %4d  valid accuracy %.3f%n", it.iteration(), acc);
+        }
         boolean due = c.checkpointEvery > 0 && it.iteration() % c.checkpointEvery == 0;
+        boolean flushDue = due || !trainer.hasNext()
+            || (c.writeEvery > 0 && it.iteration() % c.writeEvery == 0);
+        if (flushDue) {
+          // One Delta commit per table for the iterations since the last flush (a commit costs seconds on a
+          // small machine, an iteration ~2 s). Transaction version = last iteration in the batch, so a re-run
+          // adds nothing twice; iterations after the last checkpoint are regenerated identically by --resume.
+          ctx.lake().appendOnce(Tables.ROLLOUTS, ctx.lake().frame(Tables.ROLLOUTS, pendingRollouts)
+              .drop("created_at"), ctx.runId() + "/grpo/rollouts", it.iteration());
+          pendingRollouts.clear();
+          metrics.flush(it.iteration());
+        }
         if (due || !trainer.hasNext()) {
           provenance.put("step", it.iteration());
           GrpoTrainer.State state = trainer.state();
@@ -165,7 +203,6 @@ public final class GrpoStage implements Stage {
               dir -> GrpoTrainer.writeState(dir, state, Map.of("reference", referencePath, "seed", c.seed)));
         }
       }
-      metrics.flush();
       double total = genSeconds + trainSeconds;
       ctx.put("checkpoint", lastCheckpoint)
           .put("reference", referencePath)
@@ -177,7 +214,8 @@ public final class GrpoStage implements Stage {
           .put("generate_seconds", genSeconds)
           .put("train_seconds", trainSeconds)
           .put("generate_share", total > 0 ? genSeconds / total : null)
-          .put("curve", curve);
+          .put("curve", curve)
+          .put("valid_curve", validCurve);
       System.out.printf("grpo: done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
           trainer.iteration(), lastCheckpoint, total > 0 ? 100 * genSeconds / total : 0, total);
       if (source instanceof SparkRollouts spark) {
@@ -201,7 +239,7 @@ public final class GrpoStage implements Stage {
     }
   }
 
-  private static void writeRollouts(RunContext ctx, GrpoConfig c, GrpoTrainer.Iteration it) {
+  private static List<Row> rolloutRows(RunContext ctx, GrpoConfig c, GrpoTrainer.Iteration it) {
     List<Row> rows = new ArrayList<>(it.rollouts().size());
     for (GrpoTrainer.Rollout r : it.rollouts()) {
       Completion comp = r.completion();
@@ -213,9 +251,8 @@ public final class GrpoStage implements Stage {
           comp.sampleIndex(), r.prompt().prompt(), comp.text(),
           scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
           scala.jdk.javaapi.CollectionConverters.asScala(lps).toSeq(), comp.finishReason(), it.policyVersion(),
-          r.reward().total(), scala.jdk.javaapi.CollectionConverters.asScala(r.reward().parts()), "driver", null));
+          r.reward().total(), scala.jdk.javaapi.CollectionConverters.asScala(r.reward().parts()), r.executorId(), null));
     }
-    ctx.lake().appendOnce(Tables.ROLLOUTS, ctx.lake().frame(Tables.ROLLOUTS, rows).drop("created_at"),
-        ctx.runId() + "/grpo/rollouts", it.iteration());
+    return rows;
   }
 }

@@ -78,11 +78,6 @@ public final class PairsStage implements Stage {
     String sourceStage = c.sourceStage;
     lake.ensure(Tables.ROLLOUTS);
     lake.ensure(Tables.PROMPTS);
-    if (c.generateSamples > 0) {
-      sourceRun = ctx.runId();
-      sourceStage = name();
-      ctx.put("generated", generate(ctx, c));
-    }
     Dataset<Row> rollouts = lake.read(Tables.ROLLOUTS)
         .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(sourceStage))
             .and(col("iteration").equalTo(c.iteration)));
@@ -125,35 +120,6 @@ public final class PairsStage implements Stage {
           rolloutRows, promptCount, written, promptsWithPairs, ungraded, datasets);
     } finally {
       pairs.unpersist();
-    }
-  }
-
-  /** Driver-side sampling into rollouts ({@link PairsConfig#generateSamples}); returns the rows generated. */
-  private static int generate(RunContext ctx, PairsConfig c) {
-    Lake lake = ctx.lake();
-    Models.initEngine(c.threads);
-    String ckpt = c.generateCheckpoint.isBlank() ? Checkpoints.latest(lake, ctx.runId(), "sft", "policy")
-        : c.generateCheckpoint;
-    Dataset<Row> ps = lake.read(Tables.PROMPTS).filter(col("dataset").equalTo(c.generateDataset)
-        .and(col("split").equalTo(c.generateSplit))).select("id", "prompt").orderBy("id");
-    if (c.generatePrompts > 0) ps = ps.limit(c.generatePrompts);
-    List<DriverRollouts.Prompt> prompts = new ArrayList<>();
-    for (Row r : ps.collectAsList()) prompts.add(new DriverRollouts.Prompt(c.generateDataset, r.getString(0), r.getString(1)));
-    if (prompts.isEmpty()) {
-      throw new UserError("no prompts of dataset '" + c.generateDataset + "' split '" + c.generateSplit + "' to sample");
-    }
-    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
-      Models.Loaded loaded = Models.load(ckpt, m);
-      org.sparkrlhf.rollouts.engine.SamplingParams params = org.sparkrlhf.rollouts.engine.SamplingParams.defaults()
-          .withTemperature(c.temperature).withMaxNewTokens(c.maxNewTokens).withSeed(c.seed);
-      long t0 = System.nanoTime();
-      int n = DriverRollouts.write(lake, ctx.runId(), "pairs", c.iteration, prompts, c.generateSamples,
-          loaded.model(), loaded.tokenizer(), params, c.generateBatchSize, 0);
-      System.out.printf("pairs: sampled %d completions of %d prompts from %s in %.0f s%n", n, prompts.size(), ckpt,
-          (System.nanoTime() - t0) / 1e9);
-      ctx.put("generate_checkpoint", ckpt);
-      loaded.model().close();
-      return n;
     }
   }
 

@@ -69,6 +69,25 @@ public final class QuickstartStage implements Stage {
             r.get("valid_loss").asDouble(),
             r.path("valid_accuracy").isNumber() ? String.format("%.3f", r.get("valid_accuracy").asDouble()) : "-",
             r.path("tokens_per_s").asDouble(), 100 * r.path("mfu").asDouble());
+      } else if (r.has("valid_curve") && r.get("valid_curve").size() > 0) {
+        JsonNode curve = r.get("valid_curve");
+        JsonNode last = r.path("last");
+        result = String.format("%d iterations, valid accuracy %.3f -> %.3f, KL to reference %.4f, generating %.0f%%",
+            r.path("iterations").asInt(), curve.get(0).path("valid_accuracy").asDouble(),
+            curve.get(curve.size() - 1).path("valid_accuracy").asDouble(), last.path("kl_ref").asDouble(),
+            100 * r.path("generate_share").asDouble());
+      } else if (r.has("last_step") && r.path("last_step").has("rewards/accuracies")) {
+        JsonNode last = r.get("last_step");
+        result = String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
+            r.path("pairs").asInt(), r.path("steps").asInt(), last.path("rewards/accuracies").asDouble(),
+            last.path("rewards/margins").asDouble());
+      } else if (r.has("prompts_with_pairs")) {
+        result = String.format("%d rollouts of %d prompts -> %d pairs", r.path("rollouts").asLong(),
+            r.path("prompts").asLong(), r.path("pairs").asLong());
+      } else if (r.has("num_samples") && r.has("executors")) {
+        result = String.format("%d rollouts (%d prompts x %d) on %d executor(s), %,.0f tokens/s", r.path("rows").asLong(),
+            r.path("prompts").asLong(), r.path("num_samples").asInt(), r.path("executors").asInt(),
+            r.path("tokens_per_s").asDouble());
       } else if (r.has("problems")) {
         result = "problems " + r.get("problems").toString();
       } else {

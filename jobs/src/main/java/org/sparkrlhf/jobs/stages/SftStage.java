@@ -104,7 +104,7 @@ public final class SftStage implements Stage {
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, "sft", "policy", start.source(), StageConfigs.toJson(c));
       AccuracyProbe probe = c.evalAccuracyProblems > 0
-          ? new AccuracyProbe(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
+          ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
       final String[] lastCheckpoint = new String[1];
       SftTrainer.Result result = new SftTrainer(c).train(model, train, valid,
