@@ -85,15 +85,12 @@ public final class Checker {
         List<Boolean> labels = new ArrayList<>(stepLines.size());
         Expression previous = start;
         for (String line : stepLines) {
-            Expression expected = nextOrNull(previous);
-            // Comparing canonical text, not values: "=012+21-5" or a value-preserving
-            // rearrangement is not the one reduction the format asks for.
-            boolean ok = expected != null && line.equals("=" + expected);
+            boolean ok = isNextStep(previous, line);
             labels.add(ok);
             if (!ok) {
                 break;
             }
-            previous = expected;
+            previous = nextOrNull(previous);
         }
         return labels;
     }
@@ -121,8 +118,7 @@ public final class Checker {
                 ok = n != null && previous != null && previous.isNumber() && previous.operand(0) == n;
                 previous = null;
             } else if (line.startsWith("=")) {
-                Expression expected = previous == null ? null : nextOrNull(previous);
-                ok = expected != null && line.equals("=" + expected);
+                ok = previous != null && isNextStep(previous, line);
                 previous = Expression.tryParse(line.substring(1));
             } else {
                 ok = false;
@@ -131,6 +127,15 @@ public final class Checker {
             valid.add(ok);
         }
         return valid;
+    }
+
+    /**
+     * {@code line} is exactly {@code =} followed by the one reduction of {@code previous}. Comparing canonical
+     * text, not values: "=012+21-5" or a value-preserving rearrangement is not the one reduction the format asks for.
+     */
+    private static boolean isNextStep(Expression previous, String line) {
+        Expression expected = nextOrNull(previous);
+        return expected != null && line.equals("=" + expected);
     }
 
     /** The integer after the last {@code #### } in {@code completion}, or null. */

@@ -228,7 +228,7 @@ public final class GrpoTrainer {
     // Per-token advantages: one value per completion broadcast over its tokens (outcome estimators), or the
     // process-supervised sum over the steps ending at or after each token (grpo_process).
     float[][] tokenAdv = new float[n][];
-    double[] adv = new double[n];
+    double[] adv;
     if (estimator != null) {
       adv = estimator.compute(rewards, groups);
       for (int i = 0; i < n; i++) {
@@ -239,6 +239,7 @@ public final class GrpoTrainer {
       double[][] stepRewards = new double[n][];
       for (int i = 0; i < n; i++) stepRewards[i] = stepRewarder.stepRewards(chosen.get(i / g), completions.get(i));
       double[][] stepAdv = Advantages.grpoProcess(stepRewards, groups, Advantages.DEFAULT_EPS);
+      adv = new double[n];
       for (int i = 0; i < n; i++) {
         int[] line = lineOfToken(tok, completions.get(i).tokenIds());
         tokenAdv[i] = new float[line.length];
@@ -249,7 +250,10 @@ public final class GrpoTrainer {
       }
     }
     List<int[]> promptTokens = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) promptTokens.add(GenerationEngine.promptTokens(tok, requests.get(i).text()));
+    for (GrpoPrompt p : chosen) {
+      int[] pt = GenerationEngine.promptTokens(tok, p.prompt());
+      for (int j = 0; j < g; j++) promptTokens.add(pt);
+    }
     float[][] refLp = null;
     if (reference != null) {
       List<TeacherForcing.Item> items = new ArrayList<>(n);

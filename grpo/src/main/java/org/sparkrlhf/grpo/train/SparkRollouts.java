@@ -81,9 +81,11 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     }
     Map<String, Row> byKey = run(policy, policyVersion, prompts.values(), groupSize, params, null);
     List<Completion> result = new ArrayList<>(requests.size());
+    Columns cols = null;
     for (PromptRef q : requests) {
       Row r = row(byKey, q.promptId(), q.sampleIndex());
-      result.add(Columns.of(r.schema()).completion(r));
+      if (cols == null) cols = Columns.of(r.schema());
+      result.add(cols.completion(r));
     }
     return result;
   }
@@ -94,13 +96,20 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       SamplingParams params, Rewarder rewarder) {
     Map<String, Row> byKey = run(policy, policyVersion, prompts, groupSize, params, rewarder);
     List<Scored> result = new ArrayList<>(prompts.size() * groupSize);
+    Columns cols = null;
+    int reward = -1;
+    int parts = -1;
     for (GrpoPrompt p : prompts) {
       for (int j = 0; j < groupSize; j++) {
         Row r = row(byKey, p.id(), j);
-        Columns cols = Columns.of(r.schema());
-        Map<String, Double> parts = new LinkedHashMap<>(
-            scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(r.fieldIndex(REWARD_PARTS))));
-        result.add(new Scored(cols.completion(r), new RewardResult(r.getDouble(r.fieldIndex(REWARD)), parts),
+        if (cols == null) {
+          cols = Columns.of(r.schema());
+          reward = r.fieldIndex(REWARD);
+          parts = r.fieldIndex(REWARD_PARTS);
+        }
+        Map<String, Double> byRule = new LinkedHashMap<>(
+            scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(parts)));
+        result.add(new Scored(cols.completion(r), new RewardResult(r.getDouble(reward), byRule),
             r.getString(cols.executor())));
       }
     }
@@ -144,12 +153,13 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
           .add(REWARD_PARTS, DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false);
       generated = generated.map(new ScoreRow(rewarder, generated.schema()), Encoders.row(scored));
     }
+    Columns cols = Columns.of(generated.schema());
     List<Row> out = generated.collectAsList();
     Map<String, Row> byKey = new HashMap<>(out.size() * 2);
     java.util.Set<String> executors = new java.util.HashSet<>();
     for (Row r : out) {
-      byKey.put(r.getString(r.fieldIndex("prompt_id")) + "\u0000" + r.getInt(r.fieldIndex(Generator.SAMPLE_INDEX)), r);
-      executors.add(r.getString(r.fieldIndex(Generator.EXECUTOR_ID)));
+      byKey.put(r.getString(cols.id()) + "\u0000" + r.getInt(cols.sample()), r);
+      executors.add(r.getString(cols.executor()));
     }
     lastExecutors = executors.size();
     return byKey;
