@@ -412,7 +412,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray q = Linear.linear(h, ly.q).singletonOrThrow().reshape(b, t, nH, d).transpose(0, 2, 1, 3);
         NDArray k = Linear.linear(h, ly.k).singletonOrThrow().reshape(b, t, kvH, d).transpose(0, 2, 1, 3);
         NDArray v = Linear.linear(h, ly.v).singletonOrThrow().reshape(b, t, kvH, d).transpose(0, 2, 1, 3);
-        q = applyRope(q, cos, sin).mul(1.0 / Math.sqrt(d));
+        q = Scalars.times(applyRope(q, cos, sin), 1.0 / Math.sqrt(d));
         k = applyRope(k, cos, sin);
         if (cache != null) {
             k = cache.append(layer, true, k);

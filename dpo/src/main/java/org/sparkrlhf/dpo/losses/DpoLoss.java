@@ -1,6 +1,7 @@
 package org.sparkrlhf.dpo.losses;
 
 import ai.djl.ndarray.NDArray;
+import org.sparkrlhf.core.model.Scalars;
 
 /**
  * Preference losses over per-sequence summed log-probs, as TRL's {@code DPOTrainer.dpo_loss}.
@@ -28,10 +29,10 @@ public final class DpoLoss {
         if (labelSmoothing < 0 || labelSmoothing >= 0.5) {
             throw new IllegalArgumentException("label smoothing must be in [0, 0.5), got " + labelSmoothing);
         }
-        NDArray z = logRatioDifference(policyChosen, policyRejected, refChosen, refRejected).mul((float) beta);
-        NDArray loss = logSigmoid(z).mul((float) -(1 - labelSmoothing));
+        NDArray z = Scalars.times(logRatioDifference(policyChosen, policyRejected, refChosen, refRejected), beta);
+        NDArray loss = Scalars.times(logSigmoid(z), -(1 - labelSmoothing));
         if (labelSmoothing > 0) {
-            loss = loss.sub(logSigmoid(z.neg()).mul((float) labelSmoothing));
+            loss = loss.sub(Scalars.times(logSigmoid(z.neg()), labelSmoothing));
         }
         return loss;
     }

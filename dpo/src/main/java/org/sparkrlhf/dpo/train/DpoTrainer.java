@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 import org.sparkrlhf.dpo.losses.DpoLoss;
@@ -111,7 +112,7 @@ public final class DpoTrainer {
           NDArray l = loss.losses(p, c.beta, c.labelSmoothing).mean();
           NDArray nll = DpoLoss.nll(pc, p.chosenLengths());
           nllValue = nll.getFloat();
-          if (c.nllCoef > 0) l = l.add(nll.mul((float) c.nllCoef));
+          if (c.nllCoef > 0) l = l.add(Scalars.times(nll, c.nllCoef));
           gc.backward(l);
           lossValue = l.getFloat();
           metrics = DpoMetrics.of(p, c.beta, loss);

@@ -1,6 +1,7 @@
 package org.sparkrlhf.grpo.algos;
 
 import ai.djl.ndarray.NDArray;
+import org.sparkrlhf.core.model.Scalars;
 
 /**
  * The GRPO objective (Shao et al. 2024, "DeepSeekMath", eq. 3): the clipped surrogate plus
@@ -42,6 +43,6 @@ public final class GrpoLoss {
             throw new IllegalArgumentException("klCoef = " + klCoef + " needs reference log-probs");
         }
         NDArray kl = aggregation.apply(Kl.k3(logProbs, refLogProbs), mask);
-        return new Result(pg.loss().add(kl.mul((float) klCoef)), pg.loss(), kl, pg.clipFraction(), pg.approxKl());
+        return new Result(pg.loss().add(Scalars.times(kl, klCoef)), pg.loss(), kl, pg.clipFraction(), pg.approxKl());
     }
 }

@@ -20,6 +20,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.SafeTensors;
+import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
@@ -395,7 +396,7 @@ public final class GrpoTrainer {
       NDArray maskArr = sm.create(mask, shape);
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         NDArray logits = policy.logits(sm.create(ids, shape), null, sm.create(attn, shape), null);
-        if (config.temperature != 1.0) logits = logits.div((float) config.temperature);
+        if (config.temperature != 1.0) logits = Scalars.dividedBy(logits, config.temperature);
         NDArray logp = LlamaModel.tokenLogProbs(logits, sm.create(targets, shape));
         res = GrpoLoss.total(logp, sm.create(old, shape), refLp == null ? null : sm.create(ref, shape),
             sm.create(a, shape), maskArr, config.clipLow, config.clipHigh, config.klCoef, aggregation);

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
 import java.io.Serializable;
@@ -176,7 +177,7 @@ public final class TeacherForcing {
             NDArray h = hidden.get(new NDIndex(":, " + (p - 1) + ":, :"));
             NDArray logits = Linear.linear(h, GenerationEngine.lmHead(model)).singletonOrThrow();
             if (temperature > 0 && temperature != 1.0) {
-                logits = logits.div(temperature);
+                logits = Scalars.dividedBy(logits, temperature);
             }
             flat = LlamaModel.tokenLogProbs(logits, m.create(targets, new Shape(b, c))).toFloatArray();
         }

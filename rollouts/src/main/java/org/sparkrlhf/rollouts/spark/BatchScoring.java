@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
 import java.util.ArrayList;
@@ -163,7 +164,7 @@ public final class BatchScoring {
             if (t > 1) {
                 NDArray prev = logits.get(new NDIndex(":, 0:" + (t - 1) + ", :"));
                 if (temperature != 1.0) {
-                    prev = prev.div(temperature);
+                    prev = Scalars.dividedBy(prev, temperature);
                 }
                 NDArray next = idArr.get(new NDIndex(":, 1:" + t));
                 lp = LlamaModel.tokenLogProbs(prev, next).toFloatArray();
