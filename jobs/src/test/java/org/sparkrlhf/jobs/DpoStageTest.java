@@ -214,4 +214,46 @@ class DpoStageTest {
     assertEquals("rollouts", rep.get("source_stage").asText());
     assertEquals(2, rep.get("prompts").asInt());
   }
+
+  static Row scoredRollout(String promptId, int sample, String prompt, String completion, float logprob) {
+    return RowFactory.create("ps", "rollouts", 0, "t", promptId, sample, prompt, completion, List.of(1, 2),
+        List.of(logprob, logprob), "eos", 0L, null, null, null, null);
+  }
+
+  @Test
+  void hardPromptsLikelyRejectedAndStepTruncation() throws Exception {
+    Lake lake = new Lake(spark, lakeRoot);
+    String e = "8*5*7+5=?\n";
+    String f = "2+3=?\n";
+    lake.insertNew(Tables.PROMPTS, lake.frame(Tables.PROMPTS, List.of(prompt("e", e, "285"), prompt("f", f, "5"))));
+    lake.insertNew(Tables.ROLLOUTS, lake.frame(Tables.ROLLOUTS, List.of(
+        // e: 1 of 4 correct (pass rate 0.25); the most likely wrong sample (3) errs in its first line
+        scoredRollout("e", 0, e, "=40*7+5\n=280+5\n=285\n#### 285\n", -0.1f),
+        scoredRollout("e", 1, e, "=40*7+5\n=240+5\n=245\n#### 245\n", -1f),
+        scoredRollout("e", 2, e, "=40*7+5\n=280+5\n=286\n#### 286\n", -3f),
+        scoredRollout("e", 3, e, "=41*7+5\n=287+5\n=292\n#### 292\n", -0.2f),
+        // f: 3 of 4 correct (pass rate 0.75): not a hard prompt
+        scoredRollout("f", 0, f, "=5\n#### 5\n", -0.1f), scoredRollout("f", 1, f, "#### 5\n", -0.1f),
+        scoredRollout("f", 2, f, "=5\n#### 5\n", -0.1f), scoredRollout("f", 3, f, "=6\n#### 6\n", -0.1f))));
+
+    run("ps", "pairs", "pairs.max_pairs_per_prompt=2", "pairs.selection=likely", "pairs.max_pass_rate=0.5",
+        "pairs.truncate_rejected=true", "pairs.output_dataset=t-step");
+    List<Row> pairs = lake.read(Tables.PREFERENCES).filter("dataset = 't-step'").orderBy("id").collectAsList();
+    assertEquals(2, pairs.size(), pairs.toString());
+    // most likely rejected first (3 at -0.4, then 1 at -2), each cut after its first wrong line
+    assertEquals("ps/rollouts/0/e/0-1", pairs.get(0).getAs("id"));
+    assertEquals("=40*7+5\n=240+5\n", pairs.get(0).getAs("rejected"));
+    assertEquals("ps/rollouts/0/e/0-3", pairs.get(1).getAs("id"));
+    assertEquals("=41*7+5\n", pairs.get(1).getAs("rejected"));
+    for (Row r : pairs) assertEquals("=40*7+5\n=280+5\n=285\n#### 285\n", r.getAs("chosen"));
+
+    // Defaults: every prompt, whole completions.
+    run("ps", "pairs", "pairs.max_pairs_per_prompt=2", "pairs.output_dataset=t-all");
+    List<Row> all = lake.read(Tables.PREFERENCES).filter("dataset = 't-all'").collectAsList();
+    assertEquals(Set.of("e", "f"), all.stream().map(r -> r.<String>getAs("id").split("/")[3]).collect(
+        java.util.stream.Collectors.toSet()));
+    Set<String> wholeWrong = Set.of("=40*7+5\n=240+5\n=245\n#### 245\n", "=40*7+5\n=280+5\n=286\n#### 286\n",
+        "=41*7+5\n=287+5\n=292\n#### 292\n", "=6\n#### 6\n");
+    for (Row r : all) assertTrue(wholeWrong.contains(r.<String>getAs("rejected")), r.toString());
+  }
 }

@@ -130,6 +130,27 @@ public final class Checker {
     }
 
     /**
+     * The completion cut just after its first invalid line (by {@link #lineValidity}, newline included), as Step-DPO
+     * pairs a wrong step rather than everything after it; null when every line is valid or the prompt holds no
+     * expression of this task (then there is nothing to cut against).
+     */
+    public static String throughFirstInvalidLine(String prompt, String completion) {
+        if (prompt == null || completion == null || Expression.tryParse(expressionOf(prompt)) == null) {
+            return null;
+        }
+        List<Boolean> valid = lineValidity(prompt, completion);
+        int end = 0;
+        for (boolean ok : valid) {
+            int nl = completion.indexOf('\n', end);
+            end = nl < 0 ? completion.length() : nl + 1;
+            if (!ok) {
+                return completion.substring(0, end);
+            }
+        }
+        return null;
+    }
+
+    /**
      * {@code line} is exactly {@code =} followed by the one reduction of {@code previous}. Comparing canonical
      * text, not values: "=012+21-5" or a value-preserving rearrangement is not the one reduction the format asks for.
      */

@@ -152,4 +152,16 @@ class CheckerTest {
         assertEquals(List.of(), Checker.lineValidity("2+3=?\n", ""));
         assertEquals(List.of(false), Checker.lineValidity(null, "=99999999999999999999999"));
     }
+
+    @Test
+    void throughFirstInvalidLineCutsAfterTheStepThatWentWrong() {
+        assertEquals("=40*7+5\n=240+5\n",
+                Checker.throughFirstInvalidLine("8*5*7+5=?\n", "=40*7+5\n=240+5\n=245\n#### 245\n"));
+        assertEquals("=5\n#### 6", Checker.throughFirstInvalidLine("2+3=?\n", "=5\n#### 6"));
+        assertEquals("hello\n", Checker.throughFirstInvalidLine("2+3=?\n", "hello\n=5\n"));
+        // nothing to cut: every line valid, or a prompt that is not this task's
+        assertNull(Checker.throughFirstInvalidLine("8*5*7+5=?\n", "=40*7+5\n=280+5\n=285\n#### 285\n"));
+        assertNull(Checker.throughFirstInvalidLine("Name a colour.\n", "red\n"));
+        assertNull(Checker.throughFirstInvalidLine(null, "=5\n"));
+    }
 }

@@ -22,6 +22,26 @@ public class PairsConfig {
    * worse completion (ties are never paired). Default 0.
    */
   public double minMargin = 0.0;
+  /**
+   * Which eligible pairs are kept: {@code random} (a seeded shuffle) or {@code likely} — hard negatives: the
+   * rejected completions the sampling policy found most likely (highest summed token log-prob) first, each with
+   * the most likely chosen one, so the pairs push down the mistakes the model actually makes rather than rare
+   * slips. Default {@code random}.
+   */
+  public String selection = "random";
+  /**
+   * Step-DPO (Lai et al. 2024): cut each rejected completion just after its first invalid step line (the task
+   * checker's line validity), so the loss pushes down the step that went wrong, not the correctly carried-out
+   * steps after it, which the chosen completions need too. Rows whose prompt the checker cannot read keep the
+   * whole completion. Default false.
+   */
+  public boolean truncateRejected = false;
+  /**
+   * Only prompts the policy mostly fails: at most this fraction of a prompt's ranked samples may reach the
+   * group's best reward. 1 keeps every prompt; 0.5 keeps those where the best answer is the minority, whose
+   * rejected completions are the model's systematic mistakes rather than rare slips. Default 1.0.
+   */
+  public double maxPassRate = 1.0;
   /** Seed of the choice among eligible pairs. Default 1234. */
   public long seed = 1234;
 }

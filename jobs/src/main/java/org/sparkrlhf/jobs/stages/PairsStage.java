@@ -3,6 +3,7 @@ package org.sparkrlhf.jobs.stages;
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.collect_list;
+import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.first;
 import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.udf;
@@ -29,6 +30,7 @@ import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.task.Checker;
 import org.sparkrlhf.jobs.Stage;
 
 /**
@@ -36,7 +38,8 @@ import org.sparkrlhf.jobs.Stage;
  * producer's — ranks each prompt's completions by {@code reward} (or, where it is null, by the task checker's
  * outcome against the prompt's reference answer in {@code prompts}: 1 correct, 0 not), and pairs a higher-rewarded
  * completion (chosen) with a lower-rewarded one (rejected) of the same prompt; equal rewards are never paired, nor
- * two identical texts. At most {@code max_pairs_per_prompt} per prompt, picked by a seeded shuffle. All of it runs
+ * two identical texts. At most {@code max_pairs_per_prompt} per prompt, picked by a seeded shuffle or, with
+ * {@code selection = likely}, most likely rejected completion first (hard negatives). All of it runs
  * in Spark (a group per prompt on the executors); pairs land in {@code preferences} with provenance, keyed by a
  * deterministic id {@code <run>/<stage>/<iteration>/<prompt_id>/<chosen sample>-<rejected sample>}, so a re-run adds
  * nothing.
@@ -62,6 +65,10 @@ public final class PairsStage implements Stage {
     PairsConfig c = StageConfigs.bind(config, "pairs", PairsConfig.class);
     if (c.maxPairsPerPrompt < 1) throw new UserError("pairs.max_pairs_per_prompt must be positive");
     if (c.minMargin < 0) throw new UserError("pairs.min_margin must be >= 0");
+    if (!(c.maxPassRate > 0 && c.maxPassRate <= 1)) throw new UserError("pairs.max_pass_rate must be in (0, 1]");
+    if (!c.selection.equals("random") && !c.selection.equals("likely")) {
+      throw new UserError("pairs.selection must be random or likely, got '" + c.selection + "'");
+    }
   }
 
   /** 1 when the completion's final answer equals the reference, 0 when not, null when there is no reference. */
@@ -88,18 +95,20 @@ public final class PairsStage implements Stage {
     Dataset<Row> ranked = rollouts
         .join(prompts, rollouts.col("dataset").equalTo(prompts.col("p_dataset"))
             .and(rollouts.col("prompt_id").equalTo(prompts.col("p_id"))), "left")
-        .withColumn("rank_reward", coalesce(col("reward"), grade.apply(col("completion"), col("answer"))));
+        .withColumn("rank_reward", coalesce(col("reward"), grade.apply(col("completion"), col("answer"))))
+        .withColumn("logprob", expr("aggregate(token_logprobs, 0D, (acc, x) -> acc + x)"));
     Dataset<Row> groups = ranked.groupBy(col("dataset"), col("prompt_id"))
         .agg(first(col("prompt")).as("prompt"), first(col("p_split"), true).as("split"),
-            collect_list(struct(col("sample_index"), col("completion"), col("rank_reward"))).as("samples"));
+            collect_list(struct(col("sample_index"), col("completion"), col("rank_reward"), col("logprob")))
+                .as("samples"));
 
     StructType out = Tables.PREFERENCES_TABLE.schema();
     List<StructField> fields = new ArrayList<>();
     for (StructField f : out.fields()) if (!f.name().equals("created_at")) fields.add(f);
     StructType outSchema = new StructType(fields.toArray(new StructField[0]));
     Dataset<Row> pairs = groups.flatMap(
-        new PairUp(sourceRun, sourceStage, c.iteration, c.outputDataset, c.maxPairsPerPrompt, c.minMargin, c.seed,
-            ctx.runId()), Encoders.row(outSchema)).persist();
+        new PairUp(sourceRun, sourceStage, c.iteration, c.outputDataset, c.maxPairsPerPrompt, c.minMargin,
+            c.maxPassRate, c.selection.equals("likely"), c.truncateRejected, c.seed, ctx.runId()), Encoders.row(outSchema)).persist();
     try {
       long rolloutRows = rollouts.count();
       if (rolloutRows == 0) {
@@ -132,22 +141,28 @@ public final class PairsStage implements Stage {
     private final String outputDataset;
     private final int maxPairs;
     private final double minMargin;
+    private final double maxPassRate;
+    private final boolean likelyFirst;
+    private final boolean truncateRejected;
     private final long seed;
     private final String runId;
 
     PairUp(String sourceRun, String sourceStage, int iteration, String outputDataset, int maxPairs, double minMargin,
-        long seed, String runId) {
+        double maxPassRate, boolean likelyFirst, boolean truncateRejected, long seed, String runId) {
       this.sourceRun = sourceRun;
       this.sourceStage = sourceStage;
       this.iteration = iteration;
       this.outputDataset = outputDataset;
       this.maxPairs = maxPairs;
       this.minMargin = minMargin;
+      this.maxPassRate = maxPassRate;
+      this.likelyFirst = likelyFirst;
+      this.truncateRejected = truncateRejected;
       this.seed = seed;
       this.runId = runId;
     }
 
-    private record Sample(int index, String text, double reward) {}
+    private record Sample(int index, String text, double reward, double logprob) {}
 
     @Override
     public Iterator<Row> call(Row g) {
@@ -158,9 +173,12 @@ public final class PairsStage implements Stage {
       List<Sample> samples = new ArrayList<>();
       for (Row s : g.<Row>getList(g.fieldIndex("samples"))) {
         if (s.isNullAt(2) || s.isNullAt(1)) continue; // unranked: no reward and no reference answer
-        samples.add(new Sample(s.getInt(0), s.getString(1), s.getDouble(2)));
+        samples.add(new Sample(s.getInt(0), s.getString(1), s.getDouble(2), s.isNullAt(3) ? 0 : s.getDouble(3)));
       }
       samples.sort(Comparator.comparingInt(Sample::index)); // collect_list order is not deterministic
+      double best = samples.stream().mapToDouble(Sample::reward).max().orElse(0);
+      long atBest = samples.stream().filter(x -> x.reward() == best).count();
+      if (atBest > maxPassRate * samples.size()) return Collections.emptyIterator();
       List<Sample[]> eligible = new ArrayList<>();
       for (Sample a : samples) {
         for (Sample b : samples) {
@@ -171,13 +189,23 @@ public final class PairsStage implements Stage {
       }
       // String.hashCode is specified, so the choice is the same on every executor and run.
       Collections.shuffle(eligible, new Random(seed * 31 + (dataset + "/" + promptId).hashCode()));
+      if (likelyFirst) {
+        // stable sort: equal log-probs keep the seeded order
+        eligible.sort(Comparator.<Sample[]>comparingDouble(p -> -p[1].logprob())
+            .thenComparingDouble(p -> -p[0].logprob()));
+      }
       List<Row> out = new ArrayList<>();
       String target = outputDataset.isBlank() ? dataset + "-pairs-" + sourceRun : outputDataset;
       String source = "rollouts:" + sourceRun + "/" + sourceStage + "/" + iteration;
       for (Sample[] p : eligible.subList(0, Math.min(maxPairs, eligible.size()))) {
         String id = sourceRun + "/" + sourceStage + "/" + iteration + "/" + promptId + "/" + p[0].index() + "-"
             + p[1].index();
-        out.add(RowFactory.create(target, split == null ? "train" : split, id, prompt, p[0].text(), p[1].text(),
+        String rejected = p[1].text();
+        if (truncateRejected) {
+          String cut = Checker.throughFirstInvalidLine(prompt, rejected);
+          if (cut != null) rejected = cut;
+        }
+        out.add(RowFactory.create(target, split == null ? "train" : split, id, prompt, p[0].text(), rejected,
             p[0].reward(), p[1].reward(), p[0].reward() - p[1].reward(), sourceRun, iteration, source, runId));
       }
       return out.iterator();
