@@ -35,15 +35,19 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException for an unknown name, listing the known ones, and for a process estimator
      */
     public static AdvantageEstimator byName(String name) {
+        requireKnown(name);
         if (isProcess(name)) {
             throw new IllegalArgumentException("'" + name + "' takes step rewards, not one score per completion");
         }
-        AdvantageEstimator e = name == null ? null : REGISTRY.get(name);
-        if (e == null) {
+        return REGISTRY.get(name);
+    }
+
+    /** @throws IllegalArgumentException for a name that is neither an outcome nor a process estimator */
+    public static void requireKnown(String name) {
+        if (name == null || !names().contains(name)) {
             throw new IllegalArgumentException("unknown advantage estimator '" + name + "'; known: "
                     + String.join(", ", names()));
         }
-        return e;
     }
 
     /** The known names, sorted. */

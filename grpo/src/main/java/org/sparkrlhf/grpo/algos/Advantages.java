@@ -69,7 +69,7 @@ public final class Advantages {
         if (stepRewards.length != groupIds.length) {
             throw new IllegalArgumentException(stepRewards.length + " completions but " + groupIds.length + " group ids");
         }
-        Map<Integer, double[]> stats = new java.util.HashMap<>(); // {count, sum}
+        Map<Integer, double[]> stats = new java.util.HashMap<>(); // {count, sum, squared deviations}
         for (int i = 0; i < stepRewards.length; i++) {
             double[] s = stats.computeIfAbsent(groupIds[i], k -> new double[3]);
             for (double r : stepRewards[i]) {

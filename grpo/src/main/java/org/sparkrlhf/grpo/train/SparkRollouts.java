@@ -79,14 +79,9 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       prompts.putIfAbsent(r.promptId(), new GrpoPrompt(r.promptId(), r.text(), null));
       groupSize = Math.max(groupSize, r.sampleIndex() + 1);
     }
-    Map<String, Row> byKey = run(policy, policyVersion, prompts.values(), groupSize, params, null);
+    Generated g = run(policy, policyVersion, prompts.values(), groupSize, params, null);
     List<Completion> result = new ArrayList<>(requests.size());
-    Columns cols = null;
-    for (PromptRef q : requests) {
-      Row r = row(byKey, q.promptId(), q.sampleIndex());
-      if (cols == null) cols = Columns.of(r.schema());
-      result.add(cols.completion(r));
-    }
+    for (PromptRef q : requests) result.add(g.cols().completion(g.row(q.promptId(), q.sampleIndex())));
     return result;
   }
 
@@ -94,39 +89,40 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   @Override
   public List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<GrpoPrompt> prompts, int groupSize,
       SamplingParams params, Rewarder rewarder) {
-    Map<String, Row> byKey = run(policy, policyVersion, prompts, groupSize, params, rewarder);
+    Generated g = run(policy, policyVersion, prompts, groupSize, params, rewarder);
+    int reward = g.schema().fieldIndex(REWARD);
+    int parts = g.schema().fieldIndex(REWARD_PARTS);
     List<Scored> result = new ArrayList<>(prompts.size() * groupSize);
-    Columns cols = null;
-    int reward = -1;
-    int parts = -1;
     for (GrpoPrompt p : prompts) {
       for (int j = 0; j < groupSize; j++) {
-        Row r = row(byKey, p.id(), j);
-        if (cols == null) {
-          cols = Columns.of(r.schema());
-          reward = r.fieldIndex(REWARD);
-          parts = r.fieldIndex(REWARD_PARTS);
-        }
+        Row r = g.row(p.id(), j);
         Map<String, Double> byRule = new LinkedHashMap<>(
             scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(parts)));
-        result.add(new Scored(cols.completion(r), new RewardResult(r.getDouble(reward), byRule),
-            r.getString(cols.executor())));
+        result.add(new Scored(g.cols().completion(r), new RewardResult(r.getDouble(reward), byRule),
+            r.getString(g.cols().executor())));
       }
     }
     return result;
   }
 
-  private static Row row(Map<String, Row> byKey, String promptId, int sampleIndex) {
-    Row r = byKey.get(promptId + "\u0000" + sampleIndex);
-    if (r == null) throw new IllegalStateException("no rollout came back for " + promptId + "/" + sampleIndex);
-    return r;
+  /** The rows that came back, keyed by prompt id and sample index, with their schema. */
+  private record Generated(Map<String, Row> byKey, StructType schema, Columns cols) {
+    static String key(String promptId, int sampleIndex) {
+      return promptId + "\u0000" + sampleIndex;
+    }
+
+    Row row(String promptId, int sampleIndex) {
+      Row r = byKey.get(key(promptId, sampleIndex));
+      if (r == null) throw new IllegalStateException("no rollout came back for " + promptId + "/" + sampleIndex);
+      return r;
+    }
   }
 
   /**
    * Publishes the weights when their version changed, samples {@code groupSize} completions per prompt in the
    * executors' partitions and, with a rewarder, scores each there. Rows keyed by prompt id and sample index.
    */
-  private Map<String, Row> run(LlamaModel policy, long policyVersion, java.util.Collection<GrpoPrompt> prompts,
+  private Generated run(LlamaModel policy, long policyVersion, java.util.Collection<GrpoPrompt> prompts,
       int groupSize, SamplingParams params, Rewarder rewarder) {
     long t0 = System.nanoTime();
     if (current == null || currentPolicyVersion != policyVersion) {
@@ -158,11 +154,11 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     Map<String, Row> byKey = new HashMap<>(out.size() * 2);
     java.util.Set<String> executors = new java.util.HashSet<>();
     for (Row r : out) {
-      byKey.put(r.getString(cols.id()) + "\u0000" + r.getInt(cols.sample()), r);
+      byKey.put(Generated.key(r.getString(cols.id()), r.getInt(cols.sample())), r);
       executors.add(r.getString(cols.executor()));
     }
     lastExecutors = executors.size();
-    return byKey;
+    return new Generated(byKey, generated.schema(), cols);
   }
 
   /** Positions of a generated row's columns (rows inside a map function carry no schema to look names up in). */
@@ -186,9 +182,13 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
 
   // An array column is a Java array when the scoring map is fused with the Generator's output (whole-stage
   // codegen hands over the Generator's row object as is) and a Scala sequence once the row went through Spark.
+  private static List<?> asList(Object v) {
+    return v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : (List<?>) v;
+  }
+
   private static int[] ints(Object v) {
     if (v instanceof int[] a) return a;
-    List<?> list = v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : (List<?>) v;
+    List<?> list = asList(v);
     int[] out = new int[list.size()];
     for (int i = 0; i < out.length; i++) out[i] = ((Number) list.get(i)).intValue();
     return out;
@@ -196,7 +196,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
 
   private static float[] floats(Object v) {
     if (v instanceof float[] a) return a;
-    List<?> list = v instanceof scala.collection.Seq<?> seq ? scala.jdk.javaapi.CollectionConverters.asJava(seq) : (List<?>) v;
+    List<?> list = asList(v);
     float[] out = new float[list.size()];
     for (int i = 0; i < out.length; i++) out[i] = ((Number) list.get(i)).floatValue();
     return out;

@@ -63,9 +63,7 @@ public final class GrpoStage implements Stage {
     if (!problems.isEmpty()) throw new UserError(problems.get(0));
     try {
       Rewarder.of(c.reward);
-      if (!org.sparkrlhf.grpo.algos.AdvantageEstimators.isProcess(c.advantage)) {
-        org.sparkrlhf.grpo.algos.AdvantageEstimators.byName(c.advantage);
-      }
+      org.sparkrlhf.grpo.algos.AdvantageEstimators.requireKnown(c.advantage);
       org.sparkrlhf.grpo.algos.Aggregation.byName(c.aggregation);
     } catch (IllegalArgumentException e) {
       throw new UserError("grpo: " + Models.firstLine(e));
@@ -134,14 +132,15 @@ public final class GrpoStage implements Stage {
           prompts.size(), c.promptsPerIteration, c.groupSize, startIteration + 1, c.iterations, referencePath);
 
       MetricsWriter metrics = new MetricsWriter(ctx, "grpo");
-      AccuracyProbe probe = probeProblems.isEmpty() ? null : AccuracyProbe.ofAnswers(tok, probeProblems, c.maxNewTokens);
+      AccuracyProbe probe = AccuracyProbe.ofAnswers(tok, probeProblems, c.maxNewTokens);
+      if (probe.size() == 0) probe = null;
       List<Map<String, Object>> validCurve = new ArrayList<>();
-      if (probe != null && probe.size() > 0 && startIteration == 0) {  // a resumed run probed there already
-        double acc = probe.greedyAccuracy(policy);
-        metrics.add(startIteration, "valid_accuracy", acc);
-        validCurve.add(Map.of("iteration", startIteration, "valid_accuracy", acc));
-        System.out.printf("grpo: iter %4d  valid accuracy %.3f (greedy, %d %s problems)%n", startIteration, acc,
-            probe.size(), c.evalSplit);
+      if (probe != null) {
+        System.out.printf("grpo: valid accuracy: greedy on %d %s problems, every %d iterations%n", probe.size(),
+            c.evalSplit, c.evalEvery);
+        if (startIteration == 0) {  // a resumed run probed there already
+          probeValid(probe, policy, startIteration, metrics, validCurve);
+        }
       }
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("run_id", ctx.runId());
@@ -178,11 +177,8 @@ public final class GrpoStage implements Stage {
             m.containsKey("accuracy") ? String.format("%.3f", m.get("accuracy")) : "-",
             m.getOrDefault("kl_ref", 0.0), m.get("clip_fraction"), m.get("entropy"), m.get("completion_length"),
             m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"));
-        if (probe != null && probe.size() > 0 && (it.iteration() % c.evalEvery == 0 || !trainer.hasNext())) {
-          double acc = probe.greedyAccuracy(policy);
-          metrics.add(it.iteration(), "valid_accuracy", acc);
-          validCurve.add(Map.of("iteration", it.iteration(), "valid_accuracy", acc));
-          System.out.printf("grpo: iter %4d  valid accuracy %.3f%n", it.iteration(), acc);
+        if (probe != null && (it.iteration() % c.evalEvery == 0 || !trainer.hasNext())) {
+          probeValid(probe, policy, it.iteration(), metrics, validCurve);
         }
         boolean due = c.checkpointEvery > 0 && it.iteration() % c.checkpointEvery == 0;
         boolean flushDue = due || !trainer.hasNext()
@@ -237,6 +233,15 @@ public final class GrpoStage implements Stage {
     } catch (UserError e) {
       return null;
     }
+  }
+
+  /** Greedy valid accuracy at an iteration: a metrics row, a point of the report's curve, a log line. */
+  private static void probeValid(AccuracyProbe probe, LlamaModel policy, int iteration, MetricsWriter metrics,
+      List<Map<String, Object>> curve) {
+    double acc = probe.greedyAccuracy(policy);
+    metrics.add(iteration, "valid_accuracy", acc);
+    curve.add(Map.of("iteration", iteration, "valid_accuracy", acc));
+    System.out.printf("grpo: iter %4d  valid accuracy %.3f%n", iteration, acc);
   }
 
   private static List<Row> rolloutRows(RunContext ctx, GrpoConfig c, GrpoTrainer.Iteration it) {

@@ -1,7 +1,9 @@
 package org.sparkrlhf.jobs.stages;
 
-/** Settings of the {@code pairs} stage (config section {@code pairs}). */
-public class PairsConfig {
+/** Settings of the {@code pairs} stage (config section {@code pairs}); serializable: the executors' pairing reads it. */
+public class PairsConfig implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
+
   /** Run whose rollouts are paired; empty = this run. Default empty. */
   public String sourceRun = "";
   /** Stage that wrote those rollouts (the {@code stage} column of {@code rollouts}). Default {@code rollouts}. */

@@ -82,11 +82,10 @@ public final class PairsStage implements Stage {
     ctx.put("config", c);
     Lake lake = ctx.lake();
     String sourceRun = c.sourceRun.isBlank() ? ctx.runId() : c.sourceRun;
-    String sourceStage = c.sourceStage;
     lake.ensure(Tables.ROLLOUTS);
     lake.ensure(Tables.PROMPTS);
     Dataset<Row> rollouts = lake.read(Tables.ROLLOUTS)
-        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(sourceStage))
+        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(c.sourceStage))
             .and(col("iteration").equalTo(c.iteration)));
     if (!c.dataset.isBlank()) rollouts = rollouts.filter(col("dataset").equalTo(c.dataset));
     Dataset<Row> prompts = lake.read(Tables.PROMPTS)
@@ -107,12 +106,11 @@ public final class PairsStage implements Stage {
     for (StructField f : out.fields()) if (!f.name().equals("created_at")) fields.add(f);
     StructType outSchema = new StructType(fields.toArray(new StructField[0]));
     Dataset<Row> pairs = groups.flatMap(
-        new PairUp(sourceRun, sourceStage, c.iteration, c.outputDataset, c.maxPairsPerPrompt, c.minMargin,
-            c.maxPassRate, c.selection.equals("likely"), c.truncateRejected, c.seed, ctx.runId()), Encoders.row(outSchema)).persist();
+        new PairUp(c, sourceRun, ctx.runId()), Encoders.row(outSchema)).persist();
     try {
       long rolloutRows = rollouts.count();
       if (rolloutRows == 0) {
-        throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + sourceStage + "' iteration "
+        throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + c.sourceStage + "' iteration "
             + c.iteration + (c.dataset.isBlank() ? "" : " dataset '" + c.dataset + "'") + " in "
             + lake.path(Tables.ROLLOUTS) + " (run the rollouts stage first)");
       }
@@ -122,7 +120,7 @@ public final class PairsStage implements Stage {
       long promptsWithPairs = pairs.select("prompt").distinct().count();
       lake.insertNew(Tables.PREFERENCES, pairs);
       List<String> datasets = pairs.select("dataset").distinct().orderBy("dataset").as(Encoders.STRING()).collectAsList();
-      ctx.put("source_run", sourceRun).put("source_stage", sourceStage).put("source_iteration", c.iteration)
+      ctx.put("source_run", sourceRun).put("source_stage", c.sourceStage).put("source_iteration", c.iteration)
           .put("rollouts", rolloutRows).put("prompts", promptCount).put("unranked_rollouts", ungraded)
           .put("prompts_with_pairs", promptsWithPairs).put("pairs", written).put("datasets", datasets);
       System.out.printf("pairs: %d rollouts of %d prompts -> %d pairs (%d prompts with a pair, %d unranked) into %s%n",
@@ -135,30 +133,14 @@ public final class PairsStage implements Stage {
   /** Runs on the executors: one prompt's samples in, its chosen/rejected pairs out. */
   static final class PairUp implements FlatMapFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
+    private final PairsConfig c;
     private final String sourceRun;
-    private final String sourceStage;
-    private final int iteration;
-    private final String outputDataset;
-    private final int maxPairs;
-    private final double minMargin;
-    private final double maxPassRate;
-    private final boolean likelyFirst;
-    private final boolean truncateRejected;
-    private final long seed;
     private final String runId;
 
-    PairUp(String sourceRun, String sourceStage, int iteration, String outputDataset, int maxPairs, double minMargin,
-        double maxPassRate, boolean likelyFirst, boolean truncateRejected, long seed, String runId) {
+    /** @param sourceRun the run whose rollouts are paired ({@code c.sourceRun} resolved) */
+    PairUp(PairsConfig c, String sourceRun, String runId) {
+      this.c = c;
       this.sourceRun = sourceRun;
-      this.sourceStage = sourceStage;
-      this.iteration = iteration;
-      this.outputDataset = outputDataset;
-      this.maxPairs = maxPairs;
-      this.minMargin = minMargin;
-      this.maxPassRate = maxPassRate;
-      this.likelyFirst = likelyFirst;
-      this.truncateRejected = truncateRejected;
-      this.seed = seed;
       this.runId = runId;
     }
 
@@ -178,35 +160,35 @@ public final class PairsStage implements Stage {
       samples.sort(Comparator.comparingInt(Sample::index)); // collect_list order is not deterministic
       double best = samples.stream().mapToDouble(Sample::reward).max().orElse(0);
       long atBest = samples.stream().filter(x -> x.reward() == best).count();
-      if (atBest > maxPassRate * samples.size()) return Collections.emptyIterator();
+      if (atBest > c.maxPassRate * samples.size()) return Collections.emptyIterator();
       List<Sample[]> eligible = new ArrayList<>();
       for (Sample a : samples) {
         for (Sample b : samples) {
-          if (a.reward() - b.reward() > minMargin && a.reward() > b.reward() && !a.text().equals(b.text())) {
+          if (a.reward() - b.reward() > c.minMargin && a.reward() > b.reward() && !a.text().equals(b.text())) {
             eligible.add(new Sample[] {a, b});
           }
         }
       }
       // String.hashCode is specified, so the choice is the same on every executor and run.
-      Collections.shuffle(eligible, new Random(seed * 31 + (dataset + "/" + promptId).hashCode()));
-      if (likelyFirst) {
+      Collections.shuffle(eligible, new Random(c.seed * 31 + (dataset + "/" + promptId).hashCode()));
+      if (c.selection.equals("likely")) {
         // stable sort: equal log-probs keep the seeded order
         eligible.sort(Comparator.<Sample[]>comparingDouble(p -> -p[1].logprob())
             .thenComparingDouble(p -> -p[0].logprob()));
       }
       List<Row> out = new ArrayList<>();
-      String target = outputDataset.isBlank() ? dataset + "-pairs-" + sourceRun : outputDataset;
-      String source = "rollouts:" + sourceRun + "/" + sourceStage + "/" + iteration;
-      for (Sample[] p : eligible.subList(0, Math.min(maxPairs, eligible.size()))) {
-        String id = sourceRun + "/" + sourceStage + "/" + iteration + "/" + promptId + "/" + p[0].index() + "-"
+      String target = c.outputDataset.isBlank() ? dataset + "-pairs-" + sourceRun : c.outputDataset;
+      String source = "rollouts:" + sourceRun + "/" + c.sourceStage + "/" + c.iteration;
+      for (Sample[] p : eligible.subList(0, Math.min(c.maxPairsPerPrompt, eligible.size()))) {
+        String id = sourceRun + "/" + c.sourceStage + "/" + c.iteration + "/" + promptId + "/" + p[0].index() + "-"
             + p[1].index();
         String rejected = p[1].text();
-        if (truncateRejected) {
+        if (c.truncateRejected) {
           String cut = Checker.throughFirstInvalidLine(prompt, rejected);
           if (cut != null) rejected = cut;
         }
         out.add(RowFactory.create(target, split == null ? "train" : split, id, prompt, p[0].text(), rejected,
-            p[0].reward(), p[1].reward(), p[0].reward() - p[1].reward(), sourceRun, iteration, source, runId));
+            p[0].reward(), p[1].reward(), p[0].reward() - p[1].reward(), sourceRun, c.iteration, source, runId));
       }
       return out.iterator();
     }
