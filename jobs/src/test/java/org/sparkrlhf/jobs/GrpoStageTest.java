@@ -43,7 +43,9 @@ class GrpoStageTest {
       "sft.max_steps=5", "sft.eval_every=5", "sft.checkpoint_every=0", "sft.log_every=5",
       "sft.eval_accuracy_problems=0", "sft.threads=1",
       "grpo.prompts_per_iteration=4", "grpo.group_size=4", "grpo.iterations=3", "grpo.max_new_tokens=24",
-      "grpo.minibatch_size=8", "grpo.checkpoint_every=2", "grpo.threads=1", "grpo.lr=1e-3");
+      "grpo.minibatch_size=8", "grpo.checkpoint_every=2", "grpo.threads=1", "grpo.lr=1e-3",
+      // one sampling round per iteration, so the row counts below are exact (filtering: the last test)
+      "grpo.filter_groups=false");
 
   static long count(Lake lake, String table, String where) {
     return lake.read(table).filter(where).count();
@@ -103,5 +105,27 @@ class GrpoStageTest {
     assertEquals(16, count(lake, Tables.ROLLOUTS, mine + " AND iteration = 4 AND policy_version = 3"));
     assertEquals(4, count(lake, Tables.METRICS, mine + " AND name = 'reward_mean'"));
     assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = 'valid_accuracy'"), "no second probe at 3");
+
+    // Dynamic sampling (the quickstart's setting): every sampled round is written, the metrics say how many rounds
+    // ran and how many groups trained.
+    List<String> filtered = new ArrayList<>(SETTINGS);
+    String sft = lake.read(Tables.CHECKPOINTS).filter("run_id = 'r1' AND stage = 'sft'").orderBy("step")
+        .select("path").as(org.apache.spark.sql.Encoders.STRING()).collectAsList().get(0);
+    filtered.addAll(List.of("grpo.filter_groups=true", "grpo.max_generation_rounds=3", "grpo.iterations=2",
+        "grpo.init_checkpoint=" + sft));
+    Stages.run(spark, lakeRoot, "r2", "grpo", StageConfigs.load(null, filtered));
+    String r2 = "run_id = 'r2' AND stage = 'grpo'";
+    List<Row> rounds = lake.read(Tables.METRICS).filter(r2 + " AND name = 'generation_rounds'").collectAsList();
+    assertEquals(2, rounds.size());
+    long sampled = 0;
+    for (Row r : rounds) {
+      double v = r.<Double>getAs("value");
+      assertTrue(v >= 1 && v <= 3, "rounds " + v);
+      sampled += (long) v * 16;
+    }
+    assertEquals(sampled, count(lake, Tables.ROLLOUTS, r2));
+    assertEquals(sampled, lake.read(Tables.ROLLOUTS).filter(r2).select("iteration", "prompt_id", "sample_index")
+        .distinct().count());
+    assertEquals(2, count(lake, Tables.METRICS, r2 + " AND name = 'train_groups' AND value <= 4"));
   }
 }

@@ -41,6 +41,12 @@ class SftEvalStageTest {
       "sft.eval_accuracy_problems=8", "sft.threads=1",
       "eval.k=2", "eval.max_new_tokens=40", "eval.threads=1");
 
+  static List<String> concat(List<String> base, String... more) {
+    List<String> out = new java.util.ArrayList<>(base);
+    out.addAll(List.of(more));
+    return out;
+  }
+
   @Test
   void sftThenEvalInOneRun() throws Exception {
     var config = StageConfigs.load(null, SETTINGS);
@@ -80,6 +86,18 @@ class SftEvalStageTest {
     }
     assertEquals(correct / 24.0, eval.get("greedy_accuracy").asDouble(), 1e-9);
     assertTrue(eval.has("pass_at_k") && eval.has("format_rate"));
+
+    // Compared problem by problem against itself (the same checkpoint under another stage name): no difference.
+    var againstSft = StageConfigs.load(null, concat(SETTINGS, "eval.baseline=eval-sft-test", "eval.k=0"));
+    JsonNode same = new ObjectMapper().readTree(Files.readString(Path.of(Stages.run(spark, lakeRoot, "r1", "eval", againstSft))));
+    assertEquals(24, same.path("paired").path("n").asInt(), same.toString());
+    assertEquals(0.0, same.path("paired").path("difference").asDouble(-1), 0.0);
+    assertEquals(0, same.path("paired").path("worse").asInt(-1));
+    assertEquals(eval.get("greedy_accuracy").asDouble(), same.path("paired").path("baseline_accuracy").asDouble(), 1e-12);
+    var missing = StageConfigs.load(null, concat(SETTINGS, "eval.baseline=eval-dpo-test", "eval.k=0"));
+    org.sparkrlhf.core.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.sparkrlhf.core.UserError.class,
+        () -> Stages.run(spark, lakeRoot, "r1", "eval", missing));
+    assertTrue(e.getMessage().contains("eval.baseline"), e.getMessage());
 
     // The same eval again under the same run id: metrics are not duplicated.
     Stages.run(spark, lakeRoot, "r1", "eval-sft-test", config);

@@ -107,6 +107,16 @@ public final class RunContext {
     }
   }
 
+  /** True when {@code file} (any Hadoop path) exists. */
+  public static boolean exists(String file) {
+    Path p = new Path(file);
+    try {
+      return p.getFileSystem(new org.apache.hadoop.conf.Configuration()).exists(p);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   public static String readText(String file) {
     Path p = new Path(file);
     try {

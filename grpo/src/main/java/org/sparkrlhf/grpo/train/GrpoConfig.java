@@ -27,6 +27,16 @@ public class GrpoConfig {
   public long seed = 1234;
   /** Distinct prompts drawn per iteration (TRL: generation batch / num_generations). Default 32. */
   public int promptsPerIteration = 32;
+  /**
+   * DAPO's dynamic sampling (Yu et al. 2025, verl: {@code filter_groups}): a group whose samples all got the same
+   * reward has zero advantage under a group baseline and only dilutes the update, so it is left out of training
+   * and further rounds of {@code prompts_per_iteration} fresh prompts are sampled until that many groups with
+   * differing rewards are collected or {@code max_generation_rounds} rounds are done. All sampled rollouts are still
+   * written (the filtered ones with their zero advantage). Default false.
+   */
+  public boolean filterGroups = false;
+  /** Most sampling rounds per iteration when {@code filter_groups} is on (verl: {@code max_num_gen_batches}). Default 4. */
+  public int maxGenerationRounds = 4;
   /** Completions sampled per prompt, G (TRL: {@code num_generations}). Default 8. */
   public int groupSize = 8;
   /** Iterations (rollout → update rounds) in total, counting those of a resumed run. Default 200. */
@@ -37,7 +47,8 @@ public class GrpoConfig {
   public int maxNewTokens = 160;
   /**
    * Constant learning rate; keep it low for RL: on the quickstart model 2e-4 and 3e-4 lowered greedy accuracy
-   * within 20–40 iterations, 5e-5 raised it (the quickstart's setting). Default 1e-4.
+   * within 20–40 iterations; with filter_groups, 1e-4 gained +0.3 points on test, 5e-5 +1.3, 3e-5 +1.8 (the
+   * quickstart's setting). Default 1e-4.
    */
   public double lr = 1e-4;
   /** AdamW decoupled weight decay on matrices (TRL's default is 0). Default 0.0. */
@@ -118,6 +129,7 @@ public class GrpoConfig {
     if (maxNewTokens < 1) p.add("grpo.max_new_tokens must be >= 1");
     if (!(lr > 0)) p.add("grpo.lr must be > 0");
     if (epochs < 1) p.add("grpo.epochs must be >= 1");
+    if (maxGenerationRounds < 1) p.add("grpo.max_generation_rounds must be >= 1");
     if (minibatchSize < 1) p.add("grpo.minibatch_size must be >= 1");
     if (clipLow < 0 || clipLow >= 1 || clipHigh < 0) p.add("grpo.clip_low must be in [0, 1) and grpo.clip_high >= 0");
     if (klCoef < 0) p.add("grpo.kl_coef must be >= 0");

@@ -40,7 +40,9 @@ import org.sparkrlhf.rollouts.engine.TeacherForcing;
 /**
  * The GRPO loop on the driver. Iterations are numbered 1, 2, ...; iteration i:
  * <ol>
- *   <li>draws {@code prompts_per_iteration} distinct prompts with a generator seeded by (seed, i);</li>
+ *   <li>draws {@code prompts_per_iteration} distinct prompts with a generator seeded by (seed, i) (with
+ *       {@code filter_groups}, more rounds of fresh prompts until that many groups with differing rewards are
+ *       found: DAPO's dynamic sampling);</li>
  *   <li>samples G completions per prompt through the {@link RolloutSource} with sampling seed f(seed, i), so
  *       sample j of prompt p is a function of (seed, i, p, j) only;</li>
  *   <li>scores them with the {@link Rewarder} (where they were sampled: on the executors for a distributed
@@ -90,7 +92,8 @@ public final class GrpoTrainer {
    * @param policyVersion the weight version that generated the rollouts (= iterations finished before this one)
    * @param metrics reward_mean, reward_std, accuracy (when a correct_answer rule is present), kl_ref, loss,
    *     policy_loss, kl_loss, clip_fraction, approx_kl, entropy, completion_length, grad_norm, lr,
-   *     tokens_per_s, generate_seconds, train_seconds, zero_std_groups
+   *     tokens_per_s, generate_seconds, train_seconds, zero_std_groups (over all sampled groups),
+   *     generation_rounds, train_groups (groups the update used)
    */
   public record Iteration(int iteration, long policyVersion, List<Rollout> rollouts, Map<String, Double> metrics) {}
 
@@ -159,28 +162,46 @@ public final class GrpoTrainer {
     return new SplittableRandom(x).nextLong();
   }
 
-  /** The prompts of iteration {@code it}: a partial Fisher-Yates shuffle seeded by (seed, it). */
+  /** The prompts of iteration {@code it} (its first sampling round). */
   public List<GrpoPrompt> promptsOf(int it) {
+    return promptsOf(it, 0);
+  }
+
+  /**
+   * The prompts of sampling round {@code round} of iteration {@code it}: positions [round·P, (round+1)·P) of a
+   * Fisher-Yates shuffle seeded by (seed, it), so rounds never repeat a prompt and round 0 does not depend on
+   * whether more rounds follow. Empty when the prompts are used up.
+   */
+  public List<GrpoPrompt> promptsOf(int it, int round) {
     int n = prompts.size();
-    int p = Math.min(config.promptsPerIteration, n);
+    int p = config.promptsPerIteration;
+    int from = (int) Math.min((long) round * p, n);
+    int to = (int) Math.min((long) (round + 1) * p, n);
     int[] idx = new int[n];
     for (int i = 0; i < n; i++) idx[i] = i;
     SplittableRandom rnd = new SplittableRandom(mix(config.seed, it, 1));
-    List<GrpoPrompt> out = new ArrayList<>(p);
-    for (int i = 0; i < p; i++) {
+    List<GrpoPrompt> out = new ArrayList<>(to - from);
+    for (int i = 0; i < to; i++) {
       int j = i + rnd.nextInt(n - i);
       int t = idx[i];
       idx[i] = idx[j];
       idx[j] = t;
-      out.add(prompts.get(idx[i]));
+      if (i >= from) out.add(prompts.get(idx[i]));
     }
     return out;
   }
 
-  /** Sampling parameters of iteration {@code it}. */
+  /** Sampling parameters of iteration {@code it} (its first sampling round). */
   public SamplingParams samplingOf(int it) {
+    return samplingOf(it, 0);
+  }
+
+  /** Sampling parameters of round {@code round} of iteration {@code it}: the seed is a function of both. */
+  public SamplingParams samplingOf(int it, int round) {
+    long seed = mix(config.seed, it, 2);
+    if (round > 0) seed = mix(seed, round, 0);
     return SamplingParams.defaults().withTemperature(config.temperature).withMaxNewTokens(config.maxNewTokens)
-        .withSeed(mix(config.seed, it, 2));
+        .withSeed(seed);
   }
 
   // ----------------------------------------------------------------------------------- iteration
@@ -190,15 +211,46 @@ public final class GrpoTrainer {
     int it = iteration + 1;
     long version = iteration;
     int g = config.groupSize;
-    List<GrpoPrompt> chosen = promptsOf(it);
-    List<PromptRef> requests = RolloutSource.requests(chosen, g);
+    int wanted = config.promptsPerIteration;
+    // Sampling rounds: one, or with filter_groups as many as it takes to collect `wanted` groups whose rewards
+    // differ (DAPO's dynamic sampling). Every sampled group is kept for the rollouts table; `trainGroups` lists
+    // the ones the update uses.
+    List<GrpoPrompt> chosen = new ArrayList<>();
+    List<RolloutSource.Scored> scored = new ArrayList<>();
+    List<Integer> trainGroups = new ArrayList<>();
+    int rounds = 0;
+    int maxRounds = config.filterGroups ? config.maxGenerationRounds : 1;
     long t0 = System.nanoTime();
-    List<RolloutSource.Scored> scored = source.sampleAndScore(policy, version, chosen, g, samplingOf(it), rewarder);
-    double genSeconds = (System.nanoTime() - t0) / 1e9;
-    if (scored.size() != requests.size()) {
-      throw new IllegalStateException("rollout source returned " + scored.size() + " completions for "
-          + requests.size() + " requests");
+    while (rounds < maxRounds && (rounds == 0 || trainGroups.size() < wanted)) {
+      List<GrpoPrompt> roundPrompts = promptsOf(it, rounds);
+      if (roundPrompts.isEmpty()) break;
+      List<PromptRef> roundRequests = RolloutSource.requests(roundPrompts, g);
+      List<RolloutSource.Scored> roundScored =
+          source.sampleAndScore(policy, version, roundPrompts, g, samplingOf(it, rounds), rewarder);
+      if (roundScored.size() != roundRequests.size()) {
+        throw new IllegalStateException("rollout source returned " + roundScored.size() + " completions for "
+            + roundRequests.size() + " requests");
+      }
+      for (int i = 0; i < roundScored.size(); i++) {
+        Completion c = roundScored.get(i).completion();
+        PromptRef want = roundRequests.get(i);
+        if (!c.promptId().equals(want.promptId()) || c.sampleIndex() != want.sampleIndex()) {
+          throw new IllegalStateException("rollout " + i + " is " + c.promptId() + "/" + c.sampleIndex()
+              + ", expected " + want.promptId() + "/" + want.sampleIndex());
+        }
+      }
+      for (int q = 0; q < roundPrompts.size(); q++) {
+        boolean differ = false;
+        double r0 = roundScored.get(q * g).reward().total();
+        for (int j = 1; j < g; j++) differ |= roundScored.get(q * g + j).reward().total() != r0;
+        if (trainGroups.size() < wanted && (differ || !config.filterGroups)) trainGroups.add(chosen.size() + q);
+      }
+      chosen.addAll(roundPrompts);
+      scored.addAll(roundScored);
+      rounds++;
     }
+    List<PromptRef> requests = RolloutSource.requests(chosen, g);
+    double genSeconds = (System.nanoTime() - t0) / 1e9;
     long t1 = System.nanoTime();
     int n = scored.size();
     List<Completion> completions = new ArrayList<>(n);
@@ -210,10 +262,6 @@ public final class GrpoTrainer {
     long tokens = 0;
     for (int i = 0; i < n; i++) {
       Completion c = scored.get(i).completion();
-      if (!c.promptId().equals(requests.get(i).promptId()) || c.sampleIndex() != requests.get(i).sampleIndex()) {
-        throw new IllegalStateException("rollout " + i + " is " + c.promptId() + "/" + c.sampleIndex()
-            + ", expected " + requests.get(i).promptId() + "/" + requests.get(i).sampleIndex());
-      }
       completions.add(c);
       RewardResult r = scored.get(i).reward();
       results.add(r);
@@ -255,11 +303,18 @@ public final class GrpoTrainer {
       int[] pt = GenerationEngine.promptTokens(tok, p.prompt());
       for (int j = 0; j < g; j++) promptTokens.add(pt);
     }
+    // The samples the update uses: all of them, or with filter_groups those of the groups kept above.
+    int[] train = new int[trainGroups.size() * g];
+    for (int k = 0; k < trainGroups.size(); k++) {
+      for (int j = 0; j < g; j++) train[k * g + j] = trainGroups.get(k) * g + j;
+    }
     float[][] refLp = null;
     if (reference != null) {
-      List<TeacherForcing.Item> items = new ArrayList<>(n);
-      for (int i = 0; i < n; i++) items.add(TeacherForcing.Item.of(requests.get(i).text(), completions.get(i)));
-      refLp = TeacherForcing.logProbs(reference, tok, items, config.temperature, config.scoreBatchSize);
+      refLp = new float[n][];
+      List<TeacherForcing.Item> items = new ArrayList<>(train.length);
+      for (int i : train) items.add(TeacherForcing.Item.of(requests.get(i).text(), completions.get(i)));
+      float[][] lp = TeacherForcing.logProbs(reference, tok, items, config.temperature, config.scoreBatchSize);
+      for (int k = 0; k < train.length; k++) refLp[train[k]] = lp[k];
     }
 
     // minibatch updates
@@ -268,17 +323,16 @@ public final class GrpoTrainer {
     long entCount = 0;
     int updates = 0;
     for (int epoch = 0; epoch < config.epochs; epoch++) {
-      int[] order = new int[n];
-      for (int i = 0; i < n; i++) order[i] = i;
+      int[] order = train.clone();
       SplittableRandom rnd = new SplittableRandom(mix(config.seed, it, 3 + epoch));
-      for (int i = n - 1; i > 0; i--) {
+      for (int i = order.length - 1; i > 0; i--) {
         int j = rnd.nextInt(i + 1);
         int t = order[i];
         order[i] = order[j];
         order[j] = t;
       }
-      for (int start = 0; start < n; start += config.minibatchSize) {
-        int end = Math.min(n, start + config.minibatchSize);
+      for (int start = 0; start < order.length; start += config.minibatchSize) {
+        int end = Math.min(order.length, start + config.minibatchSize);
         int[] mb = java.util.Arrays.copyOfRange(order, start, end);
         MinibatchStats s = update(mb, promptTokens, completions, refLp, tokenAdv, epoch == 0);
         lossSum += s.loss;
@@ -303,7 +357,7 @@ public final class GrpoTrainer {
     if (refLp != null) {
       double k1 = 0;
       long count = 0;
-      for (int i = 0; i < n; i++) {
+      for (int i : train) {
         float[] lp = completions.get(i).logProbs();
         for (int k = 0; k < lp.length; k++) {
           k1 += lp[k] - refLp[i][k];
@@ -312,13 +366,16 @@ public final class GrpoTrainer {
       }
       m.put("kl_ref", count == 0 ? 0 : k1 / count);
     }
-    m.put("loss", lossSum / updates);
-    m.put("policy_loss", pgSum / updates);
-    m.put("kl_loss", klSum / updates);
-    m.put("clip_fraction", clipSum / updates);
-    m.put("approx_kl", approxSum / updates);
-    m.put("grad_norm", normSum / updates);
-    m.put("entropy", entCount == 0 ? 0 : entSum / entCount);
+    // With filter_groups and no group of differing rewards found there is no update, so no update figures.
+    if (updates > 0) {
+      m.put("loss", lossSum / updates);
+      m.put("policy_loss", pgSum / updates);
+      m.put("kl_loss", klSum / updates);
+      m.put("clip_fraction", clipSum / updates);
+      m.put("approx_kl", approxSum / updates);
+      m.put("grad_norm", normSum / updates);
+      m.put("entropy", entCount == 0 ? 0 : entSum / entCount);
+    }
     m.put("completion_length", (double) tokens / n);
     int zero = 0;
     for (int q = 0; q < chosen.size(); q++) {
@@ -328,6 +385,8 @@ public final class GrpoTrainer {
       zero += same ? 1 : 0;
     }
     m.put("zero_std_groups", (double) zero / chosen.size());
+    m.put("generation_rounds", (double) rounds);
+    m.put("train_groups", (double) trainGroups.size());
     m.put("lr", config.lr);
     m.put("tokens_per_s", genSeconds > 0 ? tokens / genSeconds : 0);
     m.put("generate_seconds", genSeconds);
@@ -344,7 +403,7 @@ public final class GrpoTrainer {
   /** Names of the metrics that do not depend on wall time (equal between a resumed and an uninterrupted run). */
   public static final List<String> DETERMINISTIC_METRICS = List.of("reward_mean", "reward_std", "accuracy", "kl_ref",
       "loss", "policy_loss", "kl_loss", "clip_fraction", "approx_kl", "grad_norm", "entropy", "completion_length",
-      "zero_std_groups");
+      "zero_std_groups", "generation_rounds", "train_groups");
 
   private record MinibatchStats(double loss, double policyLoss, double klLoss, double clipFraction, double approxKl,
       double gradNorm, double entropySum, long entropyCount) {}

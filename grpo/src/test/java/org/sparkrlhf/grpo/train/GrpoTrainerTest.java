@@ -134,6 +134,75 @@ class GrpoTrainerTest {
     }
   }
 
+  /** Even-numbered prompts always get reward 1 (their groups carry no signal); odd ones the toy reward. */
+  static final Rewarder HALF_CONSTANT = (p, c) -> Integer.parseInt(p.id().substring(1)) % 2 == 0
+      ? new RewardResult(1.0, Map.of("ones", 1.0)) : ONES.score(p, c);
+
+  @Test
+  void filterGroupsSamplesMoreRoundsAndTrainsOnlyGroupsWhoseRewardsDiffer() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      LlamaModel policy = tinyModel(m);
+      GrpoConfig c = config(1);
+      c.promptsPerIteration = 4;
+      c.filterGroups = true;
+      c.maxGenerationRounds = 4;
+      GrpoTrainer t = new GrpoTrainer(c, policy, policy.copy(m), TOK, prompts(32), new InProcessRollouts(TOK, 64),
+          HALF_CONSTANT);
+      GrpoTrainer.Iteration it = t.step();
+      int rounds = it.metrics().get("generation_rounds").intValue();
+      // A round of 4 random prompts holds 4 odd ones with probability ~1/16, so 4 differing groups need >= 2 rounds.
+      assertTrue(rounds >= 2 && rounds <= 4, "rounds " + rounds);
+      assertEquals(rounds * 4 * 8, it.rollouts().size(), "every sampled rollout is returned");
+      java.util.Set<String> ids = new java.util.LinkedHashSet<>();
+      for (GrpoTrainer.Rollout r : it.rollouts()) ids.add(r.prompt().id());
+      assertEquals(rounds * 4, ids.size(), "rounds draw fresh prompts");
+      // Round 0 is the unfiltered draw; each round's samples depend on (seed, iteration, round) only.
+      GrpoConfig plain = config(1);
+      plain.promptsPerIteration = 4;
+      plain.klCoef = 0;
+      GrpoTrainer unfiltered = new GrpoTrainer(plain, tinyModel(m), null, TOK, prompts(32),
+          new InProcessRollouts(TOK, 64), HALF_CONSTANT);
+      assertEquals(unfiltered.promptsOf(1), t.promptsOf(1, 0));
+      assertEquals(t.promptsOf(1, 1), it.rollouts().subList(32, 64).stream().filter(r -> r.completion().sampleIndex() == 0)
+          .map(GrpoTrainer.Rollout::prompt).toList());
+      int differing = 0;
+      for (int q = 0; q < rounds * 4; q++) {
+        java.util.Set<Double> rewards = new java.util.HashSet<>();
+        for (int j = 0; j < 8; j++) rewards.add(it.rollouts().get(q * 8 + j).reward().total());
+        differing += rewards.size() > 1 ? 1 : 0;
+        if (rewards.size() == 1) {
+          for (int j = 0; j < 8; j++) assertEquals(0.0, it.rollouts().get(q * 8 + j).advantage(), 0.0);
+        }
+      }
+      assertEquals(Math.min(4, differing), it.metrics().get("train_groups").intValue());
+      assertEquals(4, it.metrics().get("train_groups").intValue(), "4 groups with differing rewards were found");
+    }
+  }
+
+  @Test
+  void filterGroupsWithNoSignalStopsAfterTheLastRoundAndLeavesTheWeights() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      LlamaModel policy = tinyModel(m);
+      LlamaModel before = policy.copy(m);
+      GrpoConfig c = config(1);
+      c.promptsPerIteration = 4;
+      c.filterGroups = true;
+      c.maxGenerationRounds = 3;
+      Rewarder constant = (p, cmp) -> new RewardResult(1.0, Map.of("ones", 1.0));
+      GrpoTrainer t = new GrpoTrainer(c, policy, before, TOK, prompts(32), new InProcessRollouts(TOK, 64), constant);
+      GrpoTrainer.Iteration it = t.step();
+      assertEquals(3.0, it.metrics().get("generation_rounds"));
+      assertEquals(0.0, it.metrics().get("train_groups"));
+      assertEquals(1.0, it.metrics().get("zero_std_groups"));
+      assertEquals(96, it.rollouts().size());
+      assertTrue(!it.metrics().containsKey("loss") && !it.metrics().containsKey("grad_norm"), "no update, no update figures");
+      for (Map.Entry<String, ai.djl.ndarray.NDArray> e : policy.parameters().entrySet()) {
+        assertArrayEquals(before.parameters().get(e.getKey()).toFloatArray(), e.getValue().toFloatArray(), 0f,
+            e.getKey() + " unchanged: no group carried a signal, so no optimizer step");
+      }
+    }
+  }
+
   @Test
   void tokensMapToTheLineTheyBelongTo() {
     // "=3\n#### 3\n" then eos: a newline belongs to the line it ends; the eos after the last newline is on line 2.

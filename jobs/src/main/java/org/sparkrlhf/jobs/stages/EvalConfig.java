@@ -26,6 +26,13 @@ public class EvalConfig {
   public int sampledProblems = 0;
   /** Seed of the samples. Default 1234. */
   public long seed = 1234;
+  /**
+   * Evaluation to compare against problem by problem (paired difference and its standard error, in the report and
+   * {@code metrics}): a stage of this run ({@code eval-sft-test}) or a {@code completions.jsonl} path. {@code auto}:
+   * run as {@code eval-<model>-<split>} with a model other than {@code sft}, the run's {@code eval-sft-<split>}
+   * when it exists. Empty = none. Default {@code auto}.
+   */
+  public String baseline = "auto";
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
   public int threads = 0;
 }

@@ -93,12 +93,14 @@ public final class EvalStage implements Stage {
       int correct = 0;
       int formatted = 0;
       StringBuilder jsonl = new StringBuilder();
+      Map<String, Boolean> byProblem = new LinkedHashMap<>();
       for (int i = 0; i < problems.size(); i++) {
         Problem p = problems.get(i);
         Completion g = greedy.get(i);
         boolean ok = Grading.correct(g.text(), p.answer());
         boolean fmt = Checker.grade(p.prompt(), g.text()).formatOk();
         correct += ok ? 1 : 0;
+        byProblem.put(pairKey(p.id(), p.prompt()), ok);
         formatted += fmt ? 1 : 0;
         ObjectNode line = JSON.createObjectNode();
         line.put("id", p.id()).put("prompt", p.prompt()).put("completion", g.text()).put("answer", p.answer())
@@ -107,6 +109,7 @@ public final class EvalStage implements Stage {
       }
       int n = problems.size();
       double acc = correct / (double) n;
+
       double stderr = Math.sqrt(acc * (1 - acc) / n);
       String completionsPath = ctx.runDir() + "/completions.jsonl";
       RunContext.writeText(completionsPath, jsonl.toString());
@@ -143,6 +146,13 @@ public final class EvalStage implements Stage {
         metrics.add(0, "pass@" + c.k, passAtK);
         metrics.add(0, "maj@" + c.k, majAtK);
       }
+      String baseline = baselineCompletions(ctx, c);
+      PairedComparison paired = null;
+      if (baseline != null) {
+        paired = PairedComparison.of(readCorrectness(baseline), byProblem);
+        metrics.add(0, "paired_difference", paired.difference());
+        metrics.add(0, "paired_difference_stderr", paired.stderr());
+      }
       metrics.flush();
       ctx.put("n", n).put("greedy_accuracy", acc).put("greedy_accuracy_stderr", stderr)
           .put("format_rate", formatted / (double) n).put("checkpoint", checkpoint)
@@ -151,12 +161,67 @@ public final class EvalStage implements Stage {
           .put("k", c.k).put("sampled_problems", sampled)
           .put("pass_at_k", passAtK).put("maj_at_k", majAtK)
           .put("greedy_seconds", greedySeconds);
+      if (paired != null) {
+        Map<String, Object> b = new LinkedHashMap<>();
+        b.put("completions", baseline);
+        b.put("n", paired.n());
+        b.put("baseline_accuracy", paired.accuracyA());
+        b.put("accuracy", paired.accuracyB());
+        b.put("difference", paired.difference());
+        b.put("stderr", paired.stderr());
+        b.put("z", paired.z());
+        b.put("better", paired.better());
+        b.put("worse", paired.worse());
+        ctx.put("paired", b);
+      }
       System.out.printf("%s: n %d  greedy_accuracy %.3f (±%.3f)  format_rate %.3f%s  checkpoint %s%n",
           ctx.stage(), n, acc, stderr, formatted / (double) n,
           passAtK == null ? "" : String.format("  pass@%d %.3f  maj@%d %.3f", c.k, passAtK, c.k, majAtK),
           checkpoint);
+      if (paired != null) {
+        System.out.printf("%s: against %s on %d shared problems: %+.4f (±%.4f, %.2f standard errors), %d better, %d worse%n",
+            ctx.stage(), baseline, paired.n(), paired.difference(), paired.stderr(), paired.z(), paired.better(),
+            paired.worse());
+      }
       loaded.model().close();
     }
+  }
+
+  /** A problem is the same on both sides only when id and prompt agree (ids of different datasets can collide). */
+  private static String pairKey(String id, String prompt) {
+    return id + "\u0000" + prompt;
+  }
+
+  /** The completions file {@code eval.baseline} points at, or null for no comparison. */
+  static String baselineCompletions(RunContext ctx, EvalConfig c) {
+    String b = c.baseline.trim();
+    if (b.isEmpty()) return null;
+    if (b.equals("auto")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("eval-(.+)-" + java.util.regex.Pattern.quote(c.split))
+          .matcher(ctx.stage());
+      if (!c.prompts.isBlank() || !m.matches() || m.group(1).equals("sft")) return null;
+      String path = ctx.runDir("eval-sft-" + c.split) + "/completions.jsonl";
+      return RunContext.exists(path) ? path : null;
+    }
+    String path = b.endsWith(".jsonl") ? b : ctx.runDir(b) + "/completions.jsonl";
+    if (!RunContext.exists(path)) {
+      throw new UserError("eval.baseline: no completions at " + path + " (run that evaluation first, or set eval.baseline = \"\")");
+    }
+    return path;
+  }
+
+  private static Map<String, Boolean> readCorrectness(String completions) {
+    Map<String, Boolean> out = new LinkedHashMap<>();
+    for (String l : RunContext.readText(completions).split("\n")) {
+      if (l.isBlank()) continue;
+      try {
+        JsonNode j = JSON.readTree(l);
+        out.put(pairKey(j.get("id").asText(), j.get("prompt").asText()), j.get("correct").asBoolean());
+      } catch (java.io.IOException | NullPointerException e) {
+        throw new UserError("eval.baseline: " + completions + " is not an eval completions.jsonl (" + e.getMessage() + ")");
+      }
+    }
+    return out;
   }
 
   static boolean passAtK(List<String> texts, String answer) {

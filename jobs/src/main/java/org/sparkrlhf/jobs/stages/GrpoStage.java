@@ -128,8 +128,10 @@ public final class GrpoStage implements Stage {
         System.out.printf("grpo: resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
       }
       int startIteration = trainer.iteration();
-      System.out.printf("grpo: %d prompts, %d x %d samples per iteration, iterations %d..%d, reference %s%n",
-          prompts.size(), c.promptsPerIteration, c.groupSize, startIteration + 1, c.iterations, referencePath);
+      System.out.printf("grpo: %d prompts, %d x %d samples per iteration%s, iterations %d..%d, reference %s%n",
+          prompts.size(), c.promptsPerIteration, c.groupSize,
+          c.filterGroups ? " (groups with differing rewards, up to " + c.maxGenerationRounds + " sampling rounds)" : "",
+          startIteration + 1, c.iterations, referencePath);
 
       MetricsWriter metrics = new MetricsWriter(ctx, "grpo");
       AccuracyProbe probe = AccuracyProbe.ofAnswers(tok, probeProblems, c.maxNewTokens);
@@ -172,10 +174,12 @@ public final class GrpoStage implements Stage {
         point.put("kl_ref", m.get("kl_ref"));
         curve.add(point);
         System.out.printf("grpo: iter %4d/%d  reward %.3f±%.3f  acc %s  kl %.4f  clip %.3f  entropy %.3f  "
-                + "len %.1f  tokens/s %,.0f  gen %.1fs  train %.1fs%n", it.iteration(), c.iterations,
+                + "len %.1f  groups %.0f/%.0f  tokens/s %,.0f  gen %.1fs  train %.1fs%n", it.iteration(), c.iterations,
             m.get("reward_mean"), m.get("reward_std"),
             m.containsKey("accuracy") ? String.format("%.3f", m.get("accuracy")) : "-",
-            m.getOrDefault("kl_ref", 0.0), m.get("clip_fraction"), m.get("entropy"), m.get("completion_length"),
+            m.getOrDefault("kl_ref", 0.0), m.getOrDefault("clip_fraction", Double.NaN),
+            m.getOrDefault("entropy", Double.NaN), m.get("completion_length"),
+            m.get("train_groups"), m.get("generation_rounds") * c.promptsPerIteration,
             m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"));
         if (probe != null && (it.iteration() % c.evalEvery == 0 || !trainer.hasNext())) {
           probeValid(probe, policy, it.iteration(), metrics, validCurve);

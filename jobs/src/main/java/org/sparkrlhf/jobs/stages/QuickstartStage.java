@@ -64,6 +64,11 @@ public final class QuickstartStage implements Stage {
             r.path("greedy_accuracy_stderr").asDouble(), r.get("n").asInt(),
             r.path("pass_at_k").isNumber() ? String.format(", pass@%d %.3f, maj@%d %.3f", r.get("k").asInt(),
                 r.get("pass_at_k").asDouble(), r.get("k").asInt(), r.get("maj_at_k").asDouble()) : "");
+        JsonNode paired = r.path("paired");
+        if (paired.has("difference")) {
+          result += String.format("; paired against the baseline %+.1f points (±%.1f, %.1f standard errors)",
+              100 * paired.get("difference").asDouble(), 100 * paired.get("stderr").asDouble(), paired.get("z").asDouble());
+        }
       } else if (r.has("valid_loss")) {
         result = String.format("valid loss %.4f, valid accuracy %s, %,.0f tokens/s, MFU %.1f%%",
             r.get("valid_loss").asDouble(),
