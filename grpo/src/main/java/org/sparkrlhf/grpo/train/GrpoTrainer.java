@@ -216,7 +216,9 @@ public final class GrpoTrainer {
     // differ (DAPO's dynamic sampling). Every sampled group is kept for the rollouts table; `trainGroups` lists
     // the ones the update uses.
     List<GrpoPrompt> chosen = new ArrayList<>();
+    List<PromptRef> requests = new ArrayList<>();
     List<RolloutSource.Scored> scored = new ArrayList<>();
+    int zero = 0;
     List<Integer> trainGroups = new ArrayList<>();
     int rounds = 0;
     int maxRounds = config.filterGroups ? config.maxGenerationRounds : 1;
@@ -243,13 +245,14 @@ public final class GrpoTrainer {
         boolean differ = false;
         double r0 = roundScored.get(q * g).reward().total();
         for (int j = 1; j < g; j++) differ |= roundScored.get(q * g + j).reward().total() != r0;
+        zero += differ ? 0 : 1;
         if (trainGroups.size() < wanted && (differ || !config.filterGroups)) trainGroups.add(chosen.size() + q);
       }
       chosen.addAll(roundPrompts);
+      requests.addAll(roundRequests);
       scored.addAll(roundScored);
       rounds++;
     }
-    List<PromptRef> requests = RolloutSource.requests(chosen, g);
     double genSeconds = (System.nanoTime() - t0) / 1e9;
     long t1 = System.nanoTime();
     int n = scored.size();
@@ -377,13 +380,6 @@ public final class GrpoTrainer {
       m.put("entropy", entCount == 0 ? 0 : entSum / entCount);
     }
     m.put("completion_length", (double) tokens / n);
-    int zero = 0;
-    for (int q = 0; q < chosen.size(); q++) {
-      double r0 = rewards[q * g];
-      boolean same = true;
-      for (int j = 1; j < g; j++) same &= rewards[q * g + j] == r0;
-      zero += same ? 1 : 0;
-    }
     m.put("zero_std_groups", (double) zero / chosen.size());
     m.put("generation_rounds", (double) rounds);
     m.put("train_groups", (double) trainGroups.size());
