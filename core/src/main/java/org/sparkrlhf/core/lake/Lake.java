@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -17,6 +19,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.SizeEstimator;
 import org.sparkrlhf.core.UserError;
 
 /**
@@ -219,9 +222,32 @@ public final class Lake {
     return v;
   }
 
-  /** Rows of a Java list as a frame with the table's schema (for small driver-side writes). */
+  /**
+   * Rows of a Java list (built on the driver) as a frame with the table's schema. A small list becomes a local
+   * relation; a larger one is cut into slices of about {@link #SLICE_BYTES}, because the tasks that scan a local
+   * relation carry its rows and there are only as many as the default parallelism: tens of thousands of prompts or a
+   * flush of rollouts made tasks of several MB (Spark warns above 1 MiB). Row order within the table carries no
+   * meaning; readers order by key.
+   */
   public Dataset<Row> frame(String table, List<Row> rows) {
-    return spark.createDataFrame(rows, Tables.get(table).schema());
+    return frame(rows, Tables.get(table).schema());
+  }
+
+  /** {@link #frame(String, List)} for rows of any schema, e.g. the input of an executor-side job. */
+  public Dataset<Row> frame(List<Row> rows, StructType schema) {
+    int slices = slicesFor(SizeEstimator.estimate(rows), rows.size());
+    if (slices <= 1) return spark.createDataFrame(rows, schema);
+    JavaRDD<Row> rdd = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(rows, slices);
+    return spark.createDataFrame(rdd, schema);
+  }
+
+  /** Driver-built rows per Spark task, by their in-memory size (larger than serialized, so tasks stay below it). */
+  static final long SLICE_BYTES = 512L * 1024;
+
+  /** Slices for {@code rows} rows taking {@code bytes} in memory: enough that none exceeds {@link #SLICE_BYTES}. */
+  static int slicesFor(long bytes, int rows) {
+    long slices = (bytes + SLICE_BYTES - 1) / SLICE_BYTES;
+    return (int) Math.max(1, Math.min(slices, Math.max(rows, 1)));
   }
 
   /** Delta's schema and constraint errors are user-facing: say which table, keep Delta's message line. */

@@ -62,6 +62,48 @@ class LakeTest {
   }
 
   @Test
+  void slicesKeepEachUnderTheSliceSize() {
+    assertEquals(1, Lake.slicesFor(0, 0));
+    assertEquals(1, Lake.slicesFor(Lake.SLICE_BYTES, 10));
+    assertEquals(2, Lake.slicesFor(Lake.SLICE_BYTES + 1, 10));
+    assertEquals(3, Lake.slicesFor(10 * Lake.SLICE_BYTES, 3), "never more slices than rows");
+  }
+
+  @Test
+  void aLargeDriverListIsWrittenFromSmallTasksAndLosesNoRow() throws Exception {
+    List<Row> rows = new java.util.ArrayList<>();
+    String pad = "7+".repeat(100);
+    for (int i = 0; i < 8000; i++) {
+      rows.add(RowFactory.create("big", "train", "big-" + i, pad + i + "=?\n", Integer.toString(i), "test", "r1", null));
+    }
+    long serialized = serializedBytes(rows);
+    assertTrue(serialized > 2 * 1024 * 1024, "the case must be larger than one task should carry: " + serialized);
+
+    Dataset<Row> df = lake.frame(Tables.PROMPTS, rows);
+    List<List<Row>> slices = df.javaRDD().glom().collect();
+    assertTrue(slices.size() > 1, "one task would carry " + serialized + " bytes");
+    for (List<Row> slice : slices) {
+      long bytes = serializedBytes(new java.util.ArrayList<>(slice));
+      assertTrue(bytes < 1024 * 1024, "a slice Spark would warn about: " + bytes + " bytes");
+    }
+
+    lake.insertNew(Tables.PROMPTS, df.drop("created_at"));
+    List<Row> back = lake.read(Tables.PROMPTS).filter("dataset = 'big'").select("id").collectAsList();
+    assertEquals(rows.size(), back.size());
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    for (Row r : back) ids.add(r.getString(0));
+    for (Row r : rows) assertTrue(ids.contains(r.getString(2)), "lost " + r.getString(2));
+  }
+
+  private static long serializedBytes(Object value) throws java.io.IOException {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+      out.writeObject(value);
+    }
+    return bytes.size();
+  }
+
+  @Test
   void conformNamesTheOffendingColumn() {
     Dataset<Row> extra = prompts("9+9").withColumn("bogus", org.apache.spark.sql.functions.lit(1));
     UserError e = assertThrows(UserError.class, () -> lake.insertNew(Tables.PROMPTS, extra));

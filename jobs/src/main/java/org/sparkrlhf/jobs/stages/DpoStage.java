@@ -235,7 +235,7 @@ public final class DpoStage implements Stage {
         .add("chosen", DataTypes.StringType).add("rejected", DataTypes.StringType);
     int partitions = Math.max(1, Math.min(ctx.spark().sparkContext().defaultParallelism(),
         (pairs.size() + c.refBatchSize - 1) / c.refBatchSize));
-    Dataset<Row> df = ctx.spark().createDataFrame(pairs, schema).repartition(partitions);
+    Dataset<Row> df = ctx.lake().frame(pairs, schema).repartition(partitions);
     ModelBroadcast ref = ModelBroadcast.publish(ctx.spark(), "dpo-reference/" + ctx.runId(), 0, reference.toBytes());
     String path = ctx.runDir() + "/" + REFERENCE_LOGPS;
     try {
