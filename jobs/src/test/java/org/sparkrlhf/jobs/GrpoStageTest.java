@@ -73,6 +73,12 @@ class GrpoStageTest {
         .select("iteration", "prompt_id", "sample_index").distinct().count());
     assertEquals(0, count(lake, Tables.ROLLOUTS, mine + " AND (reward IS NULL OR reward_parts IS NULL)"));
     assertEquals(3 * 16, count(lake, Tables.ROLLOUTS, mine + " AND reward_parts['correct_answer'] IS NOT NULL"));
+    // The report's mean KL to the reference is the mean of the iterations' k3 terms (kl_loss rows), never negative.
+    double k3Mean = lake.read(Tables.METRICS).filter(mine + " AND name = 'kl_loss'")
+        .agg(org.apache.spark.sql.functions.avg("value")).first().getDouble(0);
+    var firstReport = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(report)));
+    assertEquals(k3Mean, firstReport.path("kl_k3_mean").asDouble(Double.NaN), 1e-12);
+    assertTrue(k3Mean >= 0, "k3 " + k3Mean);
     for (String metric : List.of("reward_mean", "accuracy", "kl_ref", "clip_fraction", "entropy", "tokens_per_s",
         "generate_seconds", "train_seconds", "completion_length")) {
       assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = '" + metric + "'"), metric);

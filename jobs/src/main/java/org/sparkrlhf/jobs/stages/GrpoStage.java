@@ -155,6 +155,10 @@ public final class GrpoStage implements Stage {
       double genSeconds = 0;
       double trainSeconds = 0;
       Map<String, Double> last = Map.of();
+      // Mean KL to the reference over the iterations that updated: the k3 estimate of the loss (never negative and of
+      // low variance); kl_ref per iteration is k1 over a few hundred sampled tokens, so near 0 it often shows < 0.
+      double klK3Sum = 0;
+      int klK3Count = 0;
       List<Map<String, Object>> curve = new ArrayList<>();
       List<Row> pendingRollouts = new ArrayList<>();
       while (trainer.hasNext()) {
@@ -167,6 +171,10 @@ public final class GrpoStage implements Stage {
         genSeconds += m.get("generate_seconds");
         trainSeconds += m.get("train_seconds");
         last = m;
+        if (m.containsKey("kl_loss")) {
+          klK3Sum += m.get("kl_loss");
+          klK3Count++;
+        }
         Map<String, Object> point = new LinkedHashMap<>();
         point.put("iteration", it.iteration());
         point.put("reward_mean", m.get("reward_mean"));
@@ -214,6 +222,7 @@ public final class GrpoStage implements Stage {
           .put("generate_seconds", genSeconds)
           .put("train_seconds", trainSeconds)
           .put("generate_share", total > 0 ? genSeconds / total : null)
+          .put("kl_k3_mean", klK3Count > 0 ? klK3Sum / klK3Count : null)
           .put("curve", curve)
           .put("valid_curve", validCurve);
       System.out.printf("grpo: done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
