@@ -5,12 +5,14 @@ import static org.apache.spark.sql.functions.lit;
 
 import io.delta.tables.DeltaTable;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -224,10 +226,10 @@ public final class Lake {
 
   /**
    * Rows of a Java list (built on the driver) as a frame with the table's schema. A small list becomes a local
-   * relation; a larger one is cut into slices of about {@link #SLICE_BYTES}, because the tasks that scan a local
-   * relation carry its rows and there are only as many as the default parallelism: tens of thousands of prompts or a
-   * flush of rollouts made tasks of several MB (Spark warns above 1 MiB). Row order within the table carries no
-   * meaning; readers order by key.
+   * relation. A larger one travels as a broadcast: the tasks that scan a local relation carry its rows, so tens of
+   * thousands of prompts or a flush of rollouts made tasks of several MB (Spark warns above 1 MiB), and cutting the
+   * list into more tasks would cut the table into as many small files. A broadcast goes through the block manager,
+   * once per executor, and the tasks only name which slice of it they write (one per {@link #BYTES_PER_FILE}).
    */
   public Dataset<Row> frame(String table, List<Row> rows) {
     return frame(rows, Tables.get(table).schema());
@@ -235,19 +237,37 @@ public final class Lake {
 
   /** {@link #frame(String, List)} for rows of any schema, e.g. the input of an executor-side job. */
   public Dataset<Row> frame(List<Row> rows, StructType schema) {
-    int slices = slicesFor(SizeEstimator.estimate(rows), rows.size());
-    if (slices <= 1) return spark.createDataFrame(rows, schema);
-    JavaRDD<Row> rdd = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(rows, slices);
-    return spark.createDataFrame(rdd, schema);
+    long bytes = SizeEstimator.estimate(rows);
+    if (bytes <= LOCAL_BYTES) return spark.createDataFrame(rows, schema);
+    int slices = slicesFor(bytes, rows.size());
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Broadcast<ArrayList<Row>> shipped = jsc.broadcast(new ArrayList<>(rows));
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < slices; i++) ids.add(i);
+    return spark.createDataFrame(jsc.parallelize(ids, slices).flatMap(new SliceOf(shipped, slices)), schema);
   }
 
-  /** Driver-built rows per Spark task, by their in-memory size (larger than serialized, so tasks stay below it). */
-  static final long SLICE_BYTES = 512L * 1024;
+  /** Driver-built rows up to this in-memory size stay a local relation (its tasks stay well under Spark's 1 MiB). */
+  static final long LOCAL_BYTES = 256L * 1024;
 
-  /** Slices for {@code rows} rows taking {@code bytes} in memory: enough that none exceeds {@link #SLICE_BYTES}. */
+  /** In-memory size of driver-built rows per written file. */
+  static final long BYTES_PER_FILE = 128L * 1024 * 1024;
+
+  /** Files (and tasks) for {@code rows} rows taking {@code bytes} in memory: one per {@link #BYTES_PER_FILE}. */
   static int slicesFor(long bytes, int rows) {
-    long slices = (bytes + SLICE_BYTES - 1) / SLICE_BYTES;
+    long slices = (bytes + BYTES_PER_FILE - 1) / BYTES_PER_FILE;
     return (int) Math.max(1, Math.min(slices, Math.max(rows, 1)));
+  }
+
+  /** Slice {@code i} of {@code slices} contiguous slices of a broadcast row list. */
+  private record SliceOf(Broadcast<ArrayList<Row>> rows, int slices) implements FlatMapFunction<Integer, Row> {
+    @Override
+    public Iterator<Row> call(Integer i) {
+      List<Row> all = rows.value();
+      int from = (int) ((long) all.size() * i / slices);
+      int to = (int) ((long) all.size() * (i + 1) / slices);
+      return all.subList(from, to).iterator();
+    }
   }
 
   /** Delta's schema and constraint errors are user-facing: say which table, keep Delta's message line. */

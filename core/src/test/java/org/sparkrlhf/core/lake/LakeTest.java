@@ -62,15 +62,15 @@ class LakeTest {
   }
 
   @Test
-  void slicesKeepEachUnderTheSliceSize() {
+  void oneFileForEachSliceOfDriverRows() {
     assertEquals(1, Lake.slicesFor(0, 0));
-    assertEquals(1, Lake.slicesFor(Lake.SLICE_BYTES, 10));
-    assertEquals(2, Lake.slicesFor(Lake.SLICE_BYTES + 1, 10));
-    assertEquals(3, Lake.slicesFor(10 * Lake.SLICE_BYTES, 3), "never more slices than rows");
+    assertEquals(1, Lake.slicesFor(Lake.BYTES_PER_FILE, 10));
+    assertEquals(2, Lake.slicesFor(Lake.BYTES_PER_FILE + 1, 10));
+    assertEquals(3, Lake.slicesFor(10 * Lake.BYTES_PER_FILE, 3), "never more slices than rows");
   }
 
   @Test
-  void aLargeDriverListIsWrittenFromSmallTasksAndLosesNoRow() throws Exception {
+  void aLargeDriverListIsWrittenFromSmallTasksIntoOneFileAndLosesNoRow() throws Exception {
     List<Row> rows = new java.util.ArrayList<>();
     String pad = "7+".repeat(100);
     for (int i = 0; i < 8000; i++) {
@@ -80,12 +80,12 @@ class LakeTest {
     assertTrue(serialized > 2 * 1024 * 1024, "the case must be larger than one task should carry: " + serialized);
 
     Dataset<Row> df = lake.frame(Tables.PROMPTS, rows);
-    List<List<Row>> slices = df.javaRDD().glom().collect();
-    assertTrue(slices.size() > 1, "one task would carry " + serialized + " bytes");
-    for (List<Row> slice : slices) {
-      long bytes = serializedBytes(new java.util.ArrayList<>(slice));
-      assertTrue(bytes < 1024 * 1024, "a slice Spark would warn about: " + bytes + " bytes");
+    // What a task carries of the data is its partition: a slice number, not rows.
+    for (org.apache.spark.Partition p : df.rdd().partitions()) {
+      long bytes = serializedBytes(p);
+      assertTrue(bytes < 64 * 1024, "a task would carry " + bytes + " bytes of rows");
     }
+    assertEquals(1, df.rdd().getNumPartitions(), "one file for a few MB");
 
     lake.insertNew(Tables.PROMPTS, df.drop("created_at"));
     List<Row> back = lake.read(Tables.PROMPTS).filter("dataset = 'big'").select("id").collectAsList();
