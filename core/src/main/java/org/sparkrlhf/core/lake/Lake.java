@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
@@ -242,8 +243,7 @@ public final class Lake {
     int slices = slicesFor(bytes, rows.size());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<ArrayList<Row>> shipped = jsc.broadcast(new ArrayList<>(rows));
-    List<Integer> ids = new ArrayList<>();
-    for (int i = 0; i < slices; i++) ids.add(i);
+    List<Integer> ids = IntStream.range(0, slices).boxed().toList();
     return spark.createDataFrame(jsc.parallelize(ids, slices).flatMap(new SliceOf(shipped, slices)), schema);
   }
 

@@ -27,10 +27,15 @@ class LakeTest {
     lake = new Lake(spark, TestSpark.newLake("lake-test"));
   }
 
+  /** A row of the prompts table, in its column order (created_at left to the write). */
+  private static Row promptRow(String dataset, String id, String prompt, String answer) {
+    return RowFactory.create(dataset, "train", id, prompt, answer, "test", "r1", null);
+  }
+
   private static Dataset<Row> prompts(String... ids) {
     List<Row> rows = new java.util.ArrayList<>();
     for (String id : ids) {
-      rows.add(RowFactory.create("ds", "train", id, id + "=?\n", "1", "test", "r1", null));
+      rows.add(promptRow("ds", id, id + "=?\n", "1"));
     }
     return lake.frame(Tables.PROMPTS, rows).drop("created_at");
   }
@@ -74,7 +79,7 @@ class LakeTest {
     List<Row> rows = new java.util.ArrayList<>();
     String pad = "7+".repeat(100);
     for (int i = 0; i < 8000; i++) {
-      rows.add(RowFactory.create("big", "train", "big-" + i, pad + i + "=?\n", Integer.toString(i), "test", "r1", null));
+      rows.add(promptRow("big", "big-" + i, pad + i + "=?\n", Integer.toString(i)));
     }
     long serialized = serializedBytes(rows);
     assertTrue(serialized > 2 * 1024 * 1024, "the case must be larger than one task should carry: " + serialized);

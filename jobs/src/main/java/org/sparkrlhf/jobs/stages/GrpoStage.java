@@ -155,8 +155,9 @@ public final class GrpoStage implements Stage {
       double genSeconds = 0;
       double trainSeconds = 0;
       Map<String, Double> last = Map.of();
-      // Mean KL to the reference over the iterations that updated: the k3 estimate of the loss (never negative and of
-      // low variance); kl_ref per iteration is k1 over a few hundred sampled tokens, so near 0 it often shows < 0.
+      // Mean KL to the reference over this invocation's iterations that updated: the k3 term of the loss (never
+      // negative, low variance; kl_ref per iteration is k1 over a few hundred sampled tokens and near 0 shows < 0).
+      // Without a KL term (kl_coef 0) the loss computes no k3, so there is no figure rather than a 0.
       double klK3Sum = 0;
       int klK3Count = 0;
       List<Map<String, Object>> curve = new ArrayList<>();
@@ -171,7 +172,7 @@ public final class GrpoStage implements Stage {
         genSeconds += m.get("generate_seconds");
         trainSeconds += m.get("train_seconds");
         last = m;
-        if (m.containsKey("kl_loss")) {
+        if (c.klCoef > 0 && m.containsKey("kl_loss")) {
           klK3Sum += m.get("kl_loss");
           klK3Count++;
         }

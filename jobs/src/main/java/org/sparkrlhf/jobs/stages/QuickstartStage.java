@@ -76,10 +76,11 @@ public final class QuickstartStage implements Stage {
             r.path("tokens_per_s").asDouble(), 100 * r.path("mfu").asDouble());
       } else if (r.has("valid_curve") && r.get("valid_curve").size() > 0) {
         JsonNode curve = r.get("valid_curve");
-        result = String.format("%d iterations, valid accuracy %.3f -> %.3f, mean KL to reference (k3) %.4f, "
+        result = String.format("%d iterations, valid accuracy %.3f -> %.3f, mean KL to reference (k3) %s, "
                 + "generating %.0f%%",
             r.path("iterations").asInt(), curve.get(0).path("valid_accuracy").asDouble(),
-            curve.get(curve.size() - 1).path("valid_accuracy").asDouble(), r.path("kl_k3_mean").asDouble(),
+            curve.get(curve.size() - 1).path("valid_accuracy").asDouble(),
+            r.path("kl_k3_mean").isNumber() ? String.format("%.4f", r.get("kl_k3_mean").asDouble()) : "-",
             100 * r.path("generate_share").asDouble());
       } else if (r.has("last_step") && r.path("last_step").has("rewards/accuracies")) {
         JsonNode last = r.get("last_step");
