@@ -111,7 +111,7 @@ public final class Tables {
                 col("steps", createArrayType(StringType, true), false, "solution steps in order"),
                 col("labels", createArrayType(BooleanType, true), false,
                     "per-step correctness; steps after the first wrong one are not included"),
-                col("kind", StringType, false, "'correct', a corruption kind, or 'imported'"),
+                col("kind", StringType, false, "'correct', 'corrupted', 'teacher' (the data stage's flawed teacher's own wrong demonstration) or 'imported'"),
                 SOURCE, RUN_ID, CREATED_AT
               }),
           List.of("dataset", "id"));

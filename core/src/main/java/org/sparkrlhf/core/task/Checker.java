@@ -174,7 +174,7 @@ public final class Checker {
     }
 
     /** The expression inside a prompt: drops one trailing newline and a trailing {@code =?}. */
-    static String expressionOf(String prompt) {
+    public static String expressionOf(String prompt) {
         String s = prompt.endsWith("\n") ? prompt.substring(0, prompt.length() - 1) : prompt;
         return s.endsWith("=?") ? s.substring(0, s.length() - 2) : s;
     }

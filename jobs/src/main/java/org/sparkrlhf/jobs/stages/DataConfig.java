@@ -30,4 +30,6 @@ public class DataConfig {
   public int stepLabelProblems = 2000;
   /** Corrupted solutions per step-labelled problem (besides its correct one). Default 1. */
   public int corruptionsPerProblem = 1;
+  /** The demonstrator of the train split's sft_demos (a perfect one by default); see {@link TeacherConfig}. */
+  public TeacherConfig teacher = new TeacherConfig();
 }

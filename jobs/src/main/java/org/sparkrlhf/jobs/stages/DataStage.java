@@ -14,6 +14,7 @@ import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.task.ArithmeticTask;
+import org.sparkrlhf.core.task.FlawedTeacher;
 import org.sparkrlhf.core.task.Problem;
 import org.sparkrlhf.core.task.StepLabels;
 import org.sparkrlhf.core.task.TaskSpec;
@@ -45,6 +46,22 @@ public final class DataStage implements Stage {
   public void check(Config config) {
     DataConfig c = StageConfigs.bind(config, "data", DataConfig.class);
     spec(c);
+    teacher(c.teacher);
+  }
+
+  /** The demonstrator of the train split, its settings checked here (before Spark starts). */
+  static FlawedTeacher teacher(TeacherConfig t) {
+    FlawedTeacher.Mistake mistake;
+    try {
+      mistake = FlawedTeacher.Mistake.valueOf(t.mistake.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new UserError("data.teacher.mistake must be fixed or random, got '" + t.mistake + "'");
+    }
+    try {
+      return new FlawedTeacher(t.operators, t.maxOperand, t.pairShare, t.errorRate, t.maxOffset, mistake, t.seed);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("data.teacher: " + e.getMessage());
+    }
   }
 
   static TaskSpec spec(DataConfig c) {
@@ -60,19 +77,31 @@ public final class DataStage implements Stage {
     if (c.trainSize < 0 || c.validSize < 0 || c.testSize < 0 || c.testOodSize < 0) {
       throw new UserError("data.*_size must not be negative");
     }
-    return new TaskSpec(c.minOps, c.maxOps, c.operandMin, c.operandMax, c.operators, c.seed);
+    if (c.oodExtraOps < 1) {
+      throw new UserError("data.ood_extra_ops must be at least 1 (test_ood has more operators than training), got "
+          + c.oodExtraOps);
+    }
+    try {
+      return new TaskSpec(c.minOps, c.maxOps, c.operandMin, c.operandMax, c.operators, c.seed);
+    } catch (IllegalArgumentException e) {
+      throw new UserError("data: " + e.getMessage());
+    }
   }
 
   /** Identifies the generator settings; a dataset keeps one for life. */
   static String source(DataConfig c) {
+    FlawedTeacher teacher = teacher(c.teacher);
+    // A perfect teacher adds nothing, so lakes written before teachers existed keep their source.
     return "builtin:arith seed=" + c.seed + " ops=" + c.minOps + "-" + c.maxOps + " operands="
-        + c.operandMin + "-" + c.operandMax + " operators=" + c.operators + " ood_extra_ops=" + c.oodExtraOps;
+        + c.operandMin + "-" + c.operandMax + " operators=" + c.operators + " ood_extra_ops=" + c.oodExtraOps
+        + (teacher.perfect() ? "" : " teacher=" + teacher);
   }
 
   @Override
   public void run(RunContext ctx, Config config) {
     DataConfig c = StageConfigs.bind(config, "data", DataConfig.class);
     TaskSpec spec = spec(c);
+    FlawedTeacher teacher = teacher(c.teacher);
     String source = source(c);
     Lake lake = ctx.lake();
     ctx.put("config", c);
@@ -97,11 +126,19 @@ public final class DataStage implements Stage {
     List<Row> prompts = new ArrayList<>();
     List<Row> demos = new ArrayList<>();
     Map<String, Integer> counts = new LinkedHashMap<>();
+    // Only train's demonstrations come from the teacher; held-out splits keep the true solutions as references.
+    Map<String, FlawedTeacher.Demonstration> taught = new LinkedHashMap<>();
     for (Map.Entry<String, List<Problem>> e : splits.entrySet()) {
       counts.put(e.getKey(), e.getValue().size());
       for (Problem p : e.getValue()) {
+        String completion = p.completion();
+        if (p.split().equals(ArithmeticTask.TRAIN)) {
+          FlawedTeacher.Demonstration d = teacher.demonstrate(p.expression());
+          taught.put(p.id(), d);
+          completion = d.completion();
+        }
         prompts.add(RowFactory.create(c.dataset, p.split(), p.id(), p.prompt(), Long.toString(p.answer()), source, ctx.runId(), null));
-        demos.add(RowFactory.create(c.dataset, p.split(), p.id(), p.prompt(), p.completion(), source, ctx.runId(), null));
+        demos.add(RowFactory.create(c.dataset, p.split(), p.id(), p.prompt(), completion, source, ctx.runId(), null));
       }
     }
     List<Row> labels = new ArrayList<>();
@@ -117,16 +154,49 @@ public final class DataStage implements Stage {
             c.dataset, p.split(), p.id() + "-s" + k, s.prompt(), s.steps().toArray(new String[0]),
             s.labels().toArray(new Boolean[0]), k == 0 ? "correct" : "corrupted", source, ctx.runId(), null));
       }
+      // The teacher's own wrong demonstration, labelled through its first wrong step: what SFT was shown.
+      FlawedTeacher.Demonstration d = taught.get(p.id());
+      if (d != null && !d.flawless()) {
+        List<Boolean> marks = new ArrayList<>(java.util.Collections.nCopies(d.firstWrongStep(), Boolean.TRUE));
+        marks.add(Boolean.FALSE);
+        labels.add(RowFactory.create(
+            c.dataset, p.split(), p.id() + "-t", p.prompt(),
+            d.steps().subList(0, d.firstWrongStep() + 1).toArray(new String[0]), marks.toArray(new Boolean[0]),
+            "teacher", source, ctx.runId(), null));
+      }
     }
+    Map<String, Object> teacherReport = teacherReport(teacher, taught.values());
 
     long vPrompts = lake.insertNew(Tables.PROMPTS, noTimestamp(lake, Tables.PROMPTS, prompts));
     long vDemos = lake.insertNew(Tables.SFT_DEMOS, noTimestamp(lake, Tables.SFT_DEMOS, demos));
     long vLabels = lake.insertNew(Tables.STEP_LABELS, noTimestamp(lake, Tables.STEP_LABELS, labels));
     ctx.put("dataset", c.dataset).put("source", source).put("problems", counts)
-        .put("step_label_rows", labels.size());
+        .put("step_label_rows", labels.size()).put("teacher", teacherReport);
     System.out.printf("data: dataset %s  train %d  valid %d  test %d  test_ood %d  step_labels %d%n",
         c.dataset, counts.get("train"), counts.get("valid"), counts.get("test"), counts.get("test_ood"), labels.size());
+    System.out.printf("data: teacher %s  train demonstrations correct %.1f %%%n", teacher,
+        100 * (double) teacherReport.get("accuracy"));
     System.out.printf("data: prompts v%d  sft_demos v%d  step_labels v%d%n", vPrompts, vDemos, vLabels);
+  }
+
+  /** What the teacher is and what it did on the train split: its accuracy and its measured error rate. */
+  static Map<String, Object> teacherReport(FlawedTeacher teacher, java.util.Collection<FlawedTeacher.Demonstration> demos) {
+    long correct = 0;
+    long occurrences = 0;
+    long mistakes = 0;
+    for (FlawedTeacher.Demonstration d : demos) {
+      correct += d.correct() ? 1 : 0;
+      occurrences += d.flawedOccurrences();
+      mistakes += d.mistakes();
+    }
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("teacher", teacher.toString());
+    r.put("flawed_reductions", teacher.flawedReductions());
+    r.put("demonstrations", demos.size());
+    r.put("accuracy", demos.isEmpty() ? 1.0 : (double) correct / demos.size());
+    r.put("flawed_occurrences", occurrences);
+    r.put("measured_error_rate", occurrences == 0 ? null : (double) mistakes / occurrences);
+    return r;
   }
 
   /** created_at is left to the writer (null → dropped so Lake fills in the write time). */

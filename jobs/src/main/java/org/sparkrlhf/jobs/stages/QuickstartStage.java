@@ -96,6 +96,11 @@ public final class QuickstartStage implements Stage {
             r.path("tokens_per_s").asDouble());
       } else if (r.has("problems")) {
         result = "problems " + r.get("problems").toString();
+        JsonNode teacher = r.path("teacher");
+        if (teacher.has("accuracy")) {
+          result += String.format("; teacher %s, its train demonstrations %.1f %% correct",
+              teacher.path("teacher").asText(), 100 * teacher.get("accuracy").asDouble());
+        }
       } else {
         result = "";
       }
