@@ -53,6 +53,11 @@ public final class Main {
     } catch (UserError e) {
       System.err.println("rlhf: error: " + e.getMessage());
       return 2;
+    } catch (RuntimeException e) {
+      // A user mistake found on an executor arrives inside Spark's job failure.
+      UserError u = UserError.in(e).orElseThrow(() -> e);
+      System.err.println("rlhf: error: " + u.getMessage());
+      return 2;
     }
   }
 

@@ -106,7 +106,12 @@ class GrpoStageTest {
     String resumed = Stages.run(spark, lakeRoot, "r1", "grpo", StageConfigs.load(null, more));
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(resumed)));
     assertEquals(3, json.get("start_iteration").asInt());
-    assertNotNull(json.get("resumed_from").asText());
+    // It resumed from the checkpoint written at iteration 3 (the newest), not from a fresh start or the SFT model.
+    String newest = lake.read(Tables.CHECKPOINTS).filter(mine + " AND step = 3").select("path")
+        .as(org.apache.spark.sql.Encoders.STRING()).collectAsList().get(0);
+    assertTrue(json.get("resumed_from").isTextual(), json.toString());
+    assertEquals(newest, json.get("resumed_from").asText());
+    assertTrue(Files.isDirectory(Path.of(newest)), newest);
     assertEquals(4 * 16, count(lake, Tables.ROLLOUTS, mine));
     assertEquals(16, count(lake, Tables.ROLLOUTS, mine + " AND iteration = 4 AND policy_version = 3"));
     assertEquals(4, count(lake, Tables.METRICS, mine + " AND name = 'reward_mean'"));

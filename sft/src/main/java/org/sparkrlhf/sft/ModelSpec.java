@@ -27,6 +27,21 @@ public class ModelSpec {
   /** Share the LM head with the token embeddings. Default true. */
   public boolean tieWordEmbeddings = true;
 
+  /**
+   * What is wrong with these sizes, in one line naming {@code section}'s keys, or null: the architecture's own
+   * rules (LlamaConfig's), checked before any data is read or Spark started.
+   */
+  public String problem(String section) {
+    try {
+      new LlamaConfig(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+          1, maxPositionEmbeddings, ropeTheta, rmsNormEps, tieWordEmbeddings, -1, -1, -1);
+      return null;
+    } catch (IllegalArgumentException e) {
+      return section + ": " + e.getMessage() + " (hidden_size " + hiddenSize + ", num_attention_heads "
+          + numAttentionHeads + ", num_key_value_heads " + numKeyValueHeads + ")";
+    }
+  }
+
   public LlamaConfig toConfig(TextTokenizer tok) {
     return new LlamaConfig(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
         tok.vocabSize(), maxPositionEmbeddings, ropeTheta, rmsNormEps, tieWordEmbeddings,

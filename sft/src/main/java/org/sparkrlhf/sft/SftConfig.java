@@ -8,6 +8,11 @@ public class SftConfig {
   public String trainSplit = "train";
   /** Split for validation loss and accuracy. Default {@code valid}. */
   public String validSplit = "valid";
+  /**
+   * Most demonstrations of the train split read, the first ones by id (scarce demonstrations: RL then learns from
+   * prompts that never show a solution); 0 = all. Default 0.
+   */
+  public int maxDemos = 0;
   /** A Hugging Face checkpoint folder to start from; empty = a new model of {@link #model}. Default empty. */
   public String initCheckpoint = "";
   /** Architecture when training from scratch. */

@@ -33,7 +33,8 @@ public final class Scalars {
         }
     }
 
-    private static NDArray constant(NDArray like, double c) {
+    /** The constant as a 0-d tensor allocated by torch (package-private so a test can check where it lives). */
+    static NDArray constant(NDArray like, double c) {
         return like.getManager().full(new Shape(), (float) c, like.getDataType());
     }
 }

@@ -1,6 +1,9 @@
 package org.sparkrlhf.core.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -45,6 +48,33 @@ class ScalarsTest {
                 keep.clear();
             }
             return x.getGradient().toFloatArray();
+        }
+    }
+
+    /** The Java buffer a DJL array was made over (torch::from_blob), or null when torch allocated it. */
+    static Object javaBufferBehind(NDArray a) throws ReflectiveOperationException {
+        java.lang.reflect.Field f = a.getClass().getDeclaredField("dataRef");
+        f.setAccessible(true);
+        return f.get(a);
+    }
+
+    /**
+     * Deterministic half of the guard: the constant Scalars puts in the graph has no Java buffer behind it, so no
+     * collection can free it (an array made by {@code manager.create(0.25f)}, what DJL's Number overloads build, has
+     * one, and the check tells the two apart).
+     */
+    @Test
+    void theConstantIsAllocatedByTorchNotOverAJavaBuffer() throws ReflectiveOperationException {
+        try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+            NDArray x = m.create(new float[] {1f, 2f, 3f});
+            try (NDArray k = Scalars.constant(x, 0.25)) {
+                assertNull(javaBufferBehind(k));
+                assertEquals(0.25f, k.getFloat());
+                assertEquals(x.getDataType(), k.getDataType());
+            }
+            try (NDArray overJava = m.create(0.25f)) {
+                assertNotNull(javaBufferBehind(overJava), "the check sees a Java-backed array");
+            }
         }
     }
 

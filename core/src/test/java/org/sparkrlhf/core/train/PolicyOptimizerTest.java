@@ -94,6 +94,50 @@ class PolicyOptimizerTest {
     }
   }
 
+  /**
+   * Clipping observed where Adam can see it: Adam's first step is scale-invariant, but its second step depends on
+   * the ratio of the two gradients. With constant gradients k = 1 then k = −0.5 (global norms N and N/2, both above
+   * the clip c = 1) the clipped gradients are g·c/N and g·2c/N: equal norms, ratio −1 instead of −0.5. Hand
+   * computation of the matrix element as in the test above with g1 = 0.5·c/N, g2 = −0.25·2c/N.
+   */
+  @Test
+  void clippingRescalesEachStepsGradientToTheClipNorm() {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaConfig cfg = LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true);
+      LlamaModel model = LlamaModel.init(cfg, false, 3, m);
+      model.attachGradient();
+      String mat = LlamaModel.EMBED;
+      double w0 = model.parameters().get(mat).toFloatArray()[0];
+      double sq = 0;
+      for (NDArray w : model.parameters().values()) {
+        double c = w.getShape().dimension() >= 2 ? 0.5 : 2.0;
+        sq += c * c * w.getShape().size();
+      }
+      double n = Math.sqrt(sq);
+      double clip = 1.0;
+      assertTrue(n / 2 > clip, "both steps must be clipped: N = " + n);
+      PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, clip);
+      constantGradients(model, m, 1f);
+      assertEquals(n, opt.step(model), 1e-4 * n, "the reported norm is the one before clipping");
+      constantGradients(model, m, -0.5f);
+      assertEquals(n / 2, opt.step(model), 1e-4 * n);
+
+      double g1 = 0.5 * clip / n;
+      double g2 = -0.25 * clip / (n / 2);
+      double w1 = w0 * 0.99 - 0.1 * g1 / (Math.abs(g1) + 1e-8);
+      double mh = (0.9 * 0.1 * g1 + 0.1 * g2) / (1 - 0.81);
+      double vh = (0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2) / (1 - 0.999 * 0.999);
+      double clipped = w1 * 0.99 - 0.1 * mh / (Math.sqrt(vh) + 1e-8);
+      // Without clipping the ratio stays −0.5 and the second step is much larger.
+      double u1 = 0.5;
+      double u2 = -0.25;
+      double unclipped = w1 * 0.99 - 0.1 * ((0.09 * u1 + 0.1 * u2) / 0.19)
+          / (Math.sqrt((0.999e-3 * u1 * u1 + 1e-3 * u2 * u2) / (1 - 0.999 * 0.999)) + 1e-8);
+      assertTrue(Math.abs(clipped - unclipped) > 1e-2, clipped + " vs " + unclipped);
+      assertEquals(clipped, model.parameters().get(mat).toFloatArray()[0], 1e-5);
+    }
+  }
+
   @Test
   void reportsTheGlobalNormAndClipsTheUpdate() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {

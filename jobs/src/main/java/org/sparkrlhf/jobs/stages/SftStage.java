@@ -1,11 +1,14 @@
 package org.sparkrlhf.jobs.stages;
 
+import static org.apache.spark.sql.functions.col;
+
 import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
@@ -49,6 +52,16 @@ public final class SftStage implements Stage {
     SftConfig c = StageConfigs.bind(config, "sft", SftConfig.class);
     if (c.maxSteps < 1 || c.batchSize < 1) throw new UserError("sft.max_steps and sft.batch_size must be positive");
     if (c.lr <= 0) throw new UserError("sft.lr must be positive");
+    if (c.maxDemos < 0) throw new UserError("sft.max_demos must be 0 (all) or positive, got " + c.maxDemos);
+    if (c.logEvery < 1) throw new UserError("sft.log_every must be at least 1, got " + c.logEvery);
+    if (c.evalEvery < 0 || c.checkpointEvery < 0 || c.evalAccuracyProblems < 0) {
+      throw new UserError("sft.eval_every, sft.checkpoint_every and sft.eval_accuracy_problems must not be negative");
+    }
+    if (c.maxSeqLen < 2) throw new UserError("sft.max_seq_len must be at least 2, got " + c.maxSeqLen);
+    if (c.initCheckpoint.isBlank()) {
+      String problem = c.model.problem("sft.model");
+      if (problem != null) throw new UserError(problem);
+    }
   }
 
   @Override
@@ -58,9 +71,13 @@ public final class SftStage implements Stage {
     Lake lake = ctx.lake();
     Models.initEngine(c.threads);
 
-    List<Row> rows = lake.read(Tables.SFT_DEMOS)
-        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
-            .and(org.apache.spark.sql.functions.col("split").isin(c.trainSplit, c.validSplit)))
+    Dataset<Row> demos = lake.read(Tables.SFT_DEMOS).filter(col("dataset").equalTo(c.dataset));
+    Dataset<Row> trainDemos = demos.filter(col("split").equalTo(c.trainSplit)).orderBy("id");
+    if (c.maxDemos > 0) {
+      // Scarce demonstrations: only the first max_demos (by id) are ever read.
+      trainDemos = trainDemos.limit(c.maxDemos);
+    }
+    List<Row> rows = trainDemos.unionByName(demos.filter(col("split").equalTo(c.validSplit)))
         .select("split", "id", "prompt", "completion").orderBy("id").collectAsList();
     try (NDManager manager = NDManager.newBaseManager()) {
       Models.Loaded start = Models.startingPoint(c.initCheckpoint, c.model, c.seed, manager);
@@ -71,10 +88,12 @@ public final class SftStage implements Stage {
       List<SftExample> valid = new ArrayList<>();
       List<String[]> validProblems = new ArrayList<>();
       int skipped = 0;
+      int trainSkipped = 0;
       for (Row r : rows) {
         SftExample e = SftExample.of(tok, r.getString(2), r.getString(3));
         if (e.length() > maxLen) {
           skipped++;
+          trainSkipped += r.getString(0).equals(c.trainSplit) ? 1 : 0;
           continue;
         }
         if (r.getString(0).equals(c.trainSplit)) {
@@ -83,6 +102,11 @@ public final class SftStage implements Stage {
           valid.add(e);
           validProblems.add(new String[] {r.getString(2), r.getString(3)});
         }
+      }
+      if (train.isEmpty() && trainSkipped > 0) {
+        throw new UserError("every sft_demos row of dataset '" + c.dataset + "' split '" + c.trainSplit
+            + "' is longer than " + maxLen + " tokens (" + trainSkipped + " skipped): raise sft.max_seq_len and "
+            + "sft.model.max_position_embeddings, or import shorter demonstrations");
       }
       if (train.isEmpty()) {
         throw new UserError("no sft_demos rows for dataset '" + c.dataset + "' split '" + c.trainSplit

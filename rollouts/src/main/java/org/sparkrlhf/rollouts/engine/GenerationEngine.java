@@ -6,6 +6,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
+import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
@@ -88,8 +89,8 @@ public final class GenerationEngine {
      * @param useKvCache true: prompt once, then one token per step through the KV cache; false: recompute the
      *                   whole sequence every step (same results, slower; for tests and benchmarks)
      * @return one {@link Completion} per request, in request order
-     * @throws IllegalArgumentException when a prompt does not fit in the model's context, or a token id is outside
-     *                                  the model's vocabulary
+     * @throws UserError when a prompt has no tokens or does not fit in the model's context (the user's data)
+     * @throws IllegalArgumentException when a token id is outside the model's vocabulary (a tokenizer/model mismatch)
      */
     public static List<Completion> generate(LlamaModel model, TextTokenizer tok, List<PromptRef> prompts,
                                             SamplingParams params, int batchSize, boolean useKvCache) {
@@ -112,12 +113,13 @@ public final class GenerationEngine {
                     PromptRef r = chunk.get(i);
                     int[] ids = promptTokens(tok, r.text());
                     if (ids.length == 0) {
-                        throw new IllegalArgumentException("prompt " + r.promptId()
+                        throw new UserError("prompt " + r.promptId()
                                 + " has no tokens and the tokenizer has no bos to start from");
                     }
                     if (ids.length > maxPos) {
-                        throw new IllegalArgumentException("prompt " + r.promptId() + " has " + ids.length
-                                + " tokens, more than the model's context of " + maxPos);
+                        throw new UserError("prompt " + r.promptId() + " has " + ids.length
+                                + " tokens, more than the model's context of " + maxPos
+                                + " (max_position_embeddings): shorten or leave out such prompts");
                     }
                     int limit = Math.min(params.maxNewTokens(), maxPos - ids.length);
                     rows[i] = new RowState(r, ids, limit, Sampler.rowSeed(params.seed(), r.promptId(),
