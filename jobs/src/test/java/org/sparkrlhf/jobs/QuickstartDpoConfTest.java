@@ -7,8 +7,8 @@ import com.typesafe.config.Config;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.dpo.pairs.PairsConfig;
 import org.sparkrlhf.dpo.train.DpoConfig;
-import org.sparkrlhf.jobs.stages.PairsConfig;
 
 /** conf/quickstart-dpo.conf binds, names only known sections, and every stage in its list exists and checks. */
 class QuickstartDpoConfTest {

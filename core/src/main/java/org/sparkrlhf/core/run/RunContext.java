@@ -69,6 +69,14 @@ public final class RunContext {
     return this;
   }
 
+  /**
+   * The stage's result in one line, in its own words (report key {@code summary}): what the quickstart prints per
+   * stage, so no caller has to guess a stage's figures from its report keys.
+   */
+  public RunContext summary(String line) {
+    return put("summary", line);
+  }
+
   public Map<String, Object> report() {
     return report;
   }

@@ -172,6 +172,8 @@ public final class DataStage implements Stage {
     long vLabels = lake.insertNew(Tables.STEP_LABELS, noTimestamp(lake, Tables.STEP_LABELS, labels));
     ctx.put("dataset", c.dataset).put("source", source).put("problems", counts)
         .put("step_label_rows", labels.size()).put("teacher", teacherReport);
+    ctx.summary("problems " + counts + (teacher.perfect() ? "; a perfect teacher" : String.format(
+        "; teacher %s, its train demonstrations %.1f %% correct", teacher, 100 * (double) teacherReport.get("accuracy"))));
     System.out.printf("data: dataset %s  train %d  valid %d  test %d  test_ood %d  step_labels %d%n",
         c.dataset, counts.get("train"), counts.get("valid"), counts.get("test"), counts.get("test_ood"), labels.size());
     System.out.printf("data: teacher %s  train demonstrations correct %.1f %%%n", teacher,

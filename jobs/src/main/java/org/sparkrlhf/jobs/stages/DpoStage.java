@@ -213,6 +213,9 @@ public final class DpoStage implements Stage {
           .put("last_step", stepReport(result.last()))
           .put("train_seconds", result.trainSeconds())
           .put("checkpoint", lastCheckpoint[0]);
+      Map<String, Object> last = stepReport(result.last());
+      ctx.summary(String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
+          result.pairs(), result.steps(), last.get("rewards/accuracies"), last.get("rewards/margins")));
       model.close();
     }
   }

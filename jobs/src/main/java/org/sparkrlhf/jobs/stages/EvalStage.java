@@ -19,6 +19,7 @@ import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.task.Checker;
 import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.reward.rules.OutcomeGrading;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
@@ -97,7 +98,7 @@ public final class EvalStage implements Stage {
       for (int i = 0; i < problems.size(); i++) {
         Problem p = problems.get(i);
         Completion g = greedy.get(i);
-        boolean ok = Grading.correct(g.text(), p.answer());
+        boolean ok = OutcomeGrading.correct(g.text(), p.answer());
         boolean fmt = Checker.grade(p.prompt(), g.text()).formatOk();
         correct += ok ? 1 : 0;
         byProblem.put(pairKey(p.id(), p.prompt()), ok);
@@ -131,8 +132,8 @@ public final class EvalStage implements Stage {
           Problem p = subset.get(i);
           List<String> texts = new ArrayList<>();
           for (int j = 0; j < c.k; j++) texts.add(samples.get(i * c.k + j).text());
-          pass += passAtK(texts, p.answer()) ? 1 : 0;
-          maj += majority(texts, p.answer()) ? 1 : 0;
+          pass += OutcomeGrading.anyCorrect(texts, p.answer()) ? 1 : 0;
+          maj += OutcomeGrading.majorityCorrect(texts, p.answer()) ? 1 : 0;
         }
         passAtK = pass / (double) subset.size();
         majAtK = maj / (double) subset.size();
@@ -174,6 +175,10 @@ public final class EvalStage implements Stage {
         b.put("worse", paired.worse());
         ctx.put("paired", b);
       }
+      ctx.summary(String.format("greedy accuracy %.3f (±%.3f) on %d problems%s%s", acc, stderr, n,
+          passAtK == null ? "" : String.format(", pass@%d %.3f, maj@%d %.3f", c.k, passAtK, c.k, majAtK),
+          paired == null ? "" : String.format("; paired against the baseline %+.1f points (±%.1f, %.1f standard errors)",
+              100 * paired.difference(), 100 * paired.stderr(), paired.z())));
       System.out.printf("%s: n %d  greedy_accuracy %.3f (±%.3f)  format_rate %.3f%s  checkpoint %s%n",
           ctx.stage(), n, acc, stderr, formatted / (double) n,
           passAtK == null ? "" : String.format("  pass@%d %.3f  maj@%d %.3f", c.k, passAtK, c.k, majAtK),
@@ -222,29 +227,6 @@ public final class EvalStage implements Stage {
       }
     }
     return out;
-  }
-
-  static boolean passAtK(List<String> texts, String answer) {
-    for (String t : texts) if (Grading.correct(t, answer)) return true;
-    return false;
-  }
-
-  /** The most frequent final answer (first seen wins a tie) is the reference answer; no answer never wins. */
-  static boolean majority(List<String> texts, String answer) {
-    Map<String, Integer> votes = new LinkedHashMap<>();
-    for (String t : texts) {
-      String a = Grading.finalAnswer(t);
-      if (a != null && !a.isEmpty()) votes.merge(a, 1, Integer::sum);
-    }
-    String best = null;
-    int bestVotes = 0;
-    for (Map.Entry<String, Integer> e : votes.entrySet()) {
-      if (e.getValue() > bestVotes) {
-        best = e.getKey();
-        bestVotes = e.getValue();
-      }
-    }
-    return best != null && Grading.correct("#### " + best + "\n", answer);
   }
 
   private static List<Problem> fromSplit(Lake lake, EvalConfig c) {

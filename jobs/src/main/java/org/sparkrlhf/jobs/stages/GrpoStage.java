@@ -226,6 +226,11 @@ public final class GrpoStage implements Stage {
           .put("kl_k3_mean", klK3Count > 0 ? klK3Sum / klK3Count : null)
           .put("curve", curve)
           .put("valid_curve", validCurve);
+      ctx.summary(String.format("%d iterations, valid accuracy %s, mean KL to reference (k3) %s, generating %.0f%%",
+          trainer.iteration(), validCurve.isEmpty() ? "-" : String.format("%.3f -> %.3f",
+              (double) validCurve.get(0).get("valid_accuracy"),
+              (double) validCurve.get(validCurve.size() - 1).get("valid_accuracy")),
+          klK3Count > 0 ? String.format("%.4f", klK3Sum / klK3Count) : "-", total > 0 ? 100 * genSeconds / total : 0));
       System.out.printf("grpo: done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
           trainer.iteration(), lastCheckpoint, total > 0 ? 100 * genSeconds / total : 0, total);
       if (source instanceof SparkRollouts spark) {

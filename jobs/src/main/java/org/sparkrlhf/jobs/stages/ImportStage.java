@@ -177,6 +177,7 @@ public final class ImportStage implements Stage {
     Map<String, Long> byReason = new LinkedHashMap<>();
     for (Row r : reasons) byReason.put(r.getString(0), r.getLong(1));
     ctx.put("quarantine_reasons", byReason);
+    ctx.summary(String.format("read %d rows, written %d, quarantined %d", read, writtenTotal, quarantined));
     System.out.printf("import: read %d  written %d  quarantined %d%n", read, writtenTotal, quarantined);
     for (Map.Entry<String, Long> e : byReason.entrySet()) {
       System.out.printf("import:   %6d  %s%n", e.getValue(), e.getKey());

@@ -10,11 +10,8 @@ import static org.apache.spark.sql.functions.udf;
 
 import com.typesafe.config.Config;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Random;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -30,17 +27,16 @@ import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
-import org.sparkrlhf.core.task.Checker;
+import org.sparkrlhf.dpo.pairs.PairSelection;
+import org.sparkrlhf.dpo.pairs.PairsConfig;
 import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.reward.rules.OutcomeGrading;
 
 /**
  * {@code pairs}: preference pairs from ranked rollouts. Reads one (run, stage, iteration) of {@code rollouts} — any
  * producer's — ranks each prompt's completions by {@code reward} (or, where it is null, by the task checker's
- * outcome against the prompt's reference answer in {@code prompts}: 1 correct, 0 not), and pairs a higher-rewarded
- * completion (chosen) with a lower-rewarded one (rejected) of the same prompt; equal rewards are never paired, nor
- * two identical texts. At most {@code max_pairs_per_prompt} per prompt, picked by a seeded shuffle or, with
- * {@code selection = likely}, most likely rejected completion first (hard negatives). All of it runs
- * in Spark (a group per prompt on the executors); pairs land in {@code preferences} with provenance, keyed by a
+ * outcome against the prompt's reference answer in {@code prompts}: 1 correct, 0 not), and pairs them with
+ * {@link PairSelection} in Spark (a group per prompt on the executors); pairs land in {@code preferences} with provenance, keyed by a
  * deterministic id {@code <run>/<stage>/<iteration>/<prompt_id>/<chosen sample>-<rejected sample>}, so a re-run adds
  * nothing.
  */
@@ -63,17 +59,13 @@ public final class PairsStage implements Stage {
   @Override
   public void check(Config config) {
     PairsConfig c = StageConfigs.bind(config, "pairs", PairsConfig.class);
-    if (c.maxPairsPerPrompt < 1) throw new UserError("pairs.max_pairs_per_prompt must be positive");
-    if (c.minMargin < 0) throw new UserError("pairs.min_margin must be >= 0");
-    if (!(c.maxPassRate > 0 && c.maxPassRate <= 1)) throw new UserError("pairs.max_pass_rate must be in (0, 1]");
-    if (!c.selection.equals("random") && !c.selection.equals("likely")) {
-      throw new UserError("pairs.selection must be random or likely, got '" + c.selection + "'");
-    }
+    List<String> problems = c.problems();
+    if (!problems.isEmpty()) throw new UserError(String.join("; ", problems));
   }
 
   /** 1 when the completion's final answer equals the reference, 0 when not, null when there is no reference. */
   static final UDF2<String, String, Double> GRADE =
-      (completion, answer) -> answer == null || completion == null ? null : Grading.correct(completion, answer) ? 1.0 : 0.0;
+      (completion, answer) -> answer == null || completion == null ? null : OutcomeGrading.correct(completion, answer) ? 1.0 : 0.0;
 
   @Override
   public void run(RunContext ctx, Config config) {
@@ -123,6 +115,7 @@ public final class PairsStage implements Stage {
       ctx.put("source_run", sourceRun).put("source_stage", c.sourceStage).put("source_iteration", c.iteration)
           .put("rollouts", rolloutRows).put("prompts", promptCount).put("unranked_rollouts", ungraded)
           .put("prompts_with_pairs", promptsWithPairs).put("pairs", written).put("datasets", datasets);
+      ctx.summary(String.format("%d rollouts of %d prompts -> %d pairs", rolloutRows, promptCount, written));
       System.out.printf("pairs: %d rollouts of %d prompts -> %d pairs (%d prompts with a pair, %d unranked) into %s%n",
           rolloutRows, promptCount, written, promptsWithPairs, ungraded, datasets);
     } finally {
@@ -144,51 +137,27 @@ public final class PairsStage implements Stage {
       this.runId = runId;
     }
 
-    private record Sample(int index, String text, double reward, double logprob) {}
-
     @Override
     public Iterator<Row> call(Row g) {
       String dataset = g.getAs("dataset");
       String promptId = g.getAs("prompt_id");
       String prompt = g.getAs("prompt");
       String split = g.getAs("split");
-      List<Sample> samples = new ArrayList<>();
+      List<PairSelection.Sample> samples = new ArrayList<>();
       for (Row s : g.<Row>getList(g.fieldIndex("samples"))) {
         if (s.isNullAt(2) || s.isNullAt(1)) continue; // unranked: no reward and no reference answer
-        samples.add(new Sample(s.getInt(0), s.getString(1), s.getDouble(2), s.isNullAt(3) ? 0 : s.getDouble(3)));
-      }
-      samples.sort(Comparator.comparingInt(Sample::index)); // collect_list order is not deterministic
-      double best = samples.stream().mapToDouble(Sample::reward).max().orElse(0);
-      long atBest = samples.stream().filter(x -> x.reward() == best).count();
-      if (atBest > c.maxPassRate * samples.size()) return Collections.emptyIterator();
-      List<Sample[]> eligible = new ArrayList<>();
-      for (Sample a : samples) {
-        for (Sample b : samples) {
-          if (a.reward() - b.reward() > c.minMargin && a.reward() > b.reward() && !a.text().equals(b.text())) {
-            eligible.add(new Sample[] {a, b});
-          }
-        }
-      }
-      // String.hashCode is specified, so the choice is the same on every executor and run.
-      Collections.shuffle(eligible, new Random(c.seed * 31 + (dataset + "/" + promptId).hashCode()));
-      if (c.selection.equals("likely")) {
-        // stable sort: equal log-probs keep the seeded order
-        eligible.sort(Comparator.<Sample[]>comparingDouble(p -> -p[1].logprob())
-            .thenComparingDouble(p -> -p[0].logprob()));
+        samples.add(new PairSelection.Sample(s.getInt(0), s.getString(1), s.getDouble(2),
+            s.isNullAt(3) ? 0 : s.getDouble(3)));
       }
       List<Row> out = new ArrayList<>();
       String target = c.outputDataset.isBlank() ? dataset + "-pairs-" + sourceRun : c.outputDataset;
       String source = "rollouts:" + sourceRun + "/" + c.sourceStage + "/" + c.iteration;
-      for (Sample[] p : eligible.subList(0, Math.min(c.maxPairsPerPrompt, eligible.size()))) {
-        String id = sourceRun + "/" + c.sourceStage + "/" + c.iteration + "/" + promptId + "/" + p[0].index() + "-"
-            + p[1].index();
-        String rejected = p[1].text();
-        if (c.truncateRejected) {
-          String cut = Checker.throughFirstInvalidLine(prompt, rejected);
-          if (cut != null) rejected = cut;
-        }
-        out.add(RowFactory.create(target, split == null ? "train" : split, id, prompt, p[0].text(), rejected,
-            p[0].reward(), p[1].reward(), p[0].reward() - p[1].reward(), sourceRun, c.iteration, source, runId));
+      for (PairSelection.Pair p : PairSelection.select(prompt, samples, c, dataset + "/" + promptId)) {
+        String id = sourceRun + "/" + c.sourceStage + "/" + c.iteration + "/" + promptId + "/" + p.chosen().index()
+            + "-" + p.rejected().index();
+        out.add(RowFactory.create(target, split == null ? "train" : split, id, prompt, p.chosen().text(),
+            p.rejectedText(), p.chosen().reward(), p.rejected().reward(), p.margin(), sourceRun, c.iteration,
+            source, runId));
       }
       return out.iterator();
     }

@@ -48,7 +48,7 @@ public final class QuickstartStage implements Stage {
     }
   }
 
-  /** One line per stage from its report: the figures a newcomer looks at first. */
+  /** One line per stage: the summary each stage wrote in its report. */
   static Map<String, Object> summary(Map<String, String> reports) {
     Map<String, Object> out = new LinkedHashMap<>();
     for (Map.Entry<String, String> e : reports.entrySet()) {
@@ -58,52 +58,7 @@ public final class QuickstartStage implements Stage {
       } catch (java.io.IOException ex) {
         continue;
       }
-      String result;
-      if (r.has("greedy_accuracy")) {
-        result = String.format("greedy accuracy %.3f (±%.3f) on %d problems%s", r.get("greedy_accuracy").asDouble(),
-            r.path("greedy_accuracy_stderr").asDouble(), r.get("n").asInt(),
-            r.path("pass_at_k").isNumber() ? String.format(", pass@%d %.3f, maj@%d %.3f", r.get("k").asInt(),
-                r.get("pass_at_k").asDouble(), r.get("k").asInt(), r.get("maj_at_k").asDouble()) : "");
-        JsonNode paired = r.path("paired");
-        if (paired.has("difference")) {
-          result += String.format("; paired against the baseline %+.1f points (±%.1f, %.1f standard errors)",
-              100 * paired.get("difference").asDouble(), 100 * paired.get("stderr").asDouble(), paired.get("z").asDouble());
-        }
-      } else if (r.has("valid_loss")) {
-        result = String.format("valid loss %.4f, valid accuracy %s, %,.0f tokens/s, MFU %.1f%%",
-            r.get("valid_loss").asDouble(),
-            r.path("valid_accuracy").isNumber() ? String.format("%.3f", r.get("valid_accuracy").asDouble()) : "-",
-            r.path("tokens_per_s").asDouble(), 100 * r.path("mfu").asDouble());
-      } else if (r.has("valid_curve") && r.get("valid_curve").size() > 0) {
-        JsonNode curve = r.get("valid_curve");
-        result = String.format("%d iterations, valid accuracy %.3f -> %.3f, mean KL to reference (k3) %s, "
-                + "generating %.0f%%",
-            r.path("iterations").asInt(), curve.get(0).path("valid_accuracy").asDouble(),
-            curve.get(curve.size() - 1).path("valid_accuracy").asDouble(),
-            r.path("kl_k3_mean").isNumber() ? String.format("%.4f", r.get("kl_k3_mean").asDouble()) : "-",
-            100 * r.path("generate_share").asDouble());
-      } else if (r.has("last_step") && r.path("last_step").has("rewards/accuracies")) {
-        JsonNode last = r.get("last_step");
-        result = String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
-            r.path("pairs").asInt(), r.path("steps").asInt(), last.path("rewards/accuracies").asDouble(),
-            last.path("rewards/margins").asDouble());
-      } else if (r.has("prompts_with_pairs")) {
-        result = String.format("%d rollouts of %d prompts -> %d pairs", r.path("rollouts").asLong(),
-            r.path("prompts").asLong(), r.path("pairs").asLong());
-      } else if (r.has("num_samples") && r.has("executors")) {
-        result = String.format("%d rollouts (%d prompts x %d) on %d executor(s), %,.0f tokens/s", r.path("rows").asLong(),
-            r.path("prompts").asLong(), r.path("num_samples").asInt(), r.path("executors").asInt(),
-            r.path("tokens_per_s").asDouble());
-      } else if (r.has("problems")) {
-        result = "problems " + r.get("problems").toString();
-        JsonNode teacher = r.path("teacher");
-        if (teacher.has("accuracy")) {
-          result += String.format("; teacher %s, its train demonstrations %.1f %% correct",
-              teacher.path("teacher").asText(), 100 * teacher.get("accuracy").asDouble());
-        }
-      } else {
-        result = "";
-      }
+      String result = r.path("summary").asText("");
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("seconds", r.path("seconds").asDouble());
       row.put("result", result);

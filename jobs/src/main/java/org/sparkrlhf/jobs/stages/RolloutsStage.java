@@ -155,6 +155,8 @@ public final class RolloutsStage implements Stage {
         .put("executors", executors.size()).put("executor_ids", List.copyOf(executors))
         .put("tokens", tokens).put("generate_seconds", seconds).put("tokens_per_s", seconds > 0 ? tokens / seconds : null)
         .put("finish_reasons", reasons).put("seed", c.seed);
+    ctx.summary(String.format("%d rollouts (%d prompts x %d) on %d executor(s), %,.0f tokens/s", rows, nPrompts,
+        c.numSamples, executors.size(), tokens / Math.max(seconds, 1e-9)));
     System.out.printf("%s: %d rows (%d prompts x %d)%s  %d tokens in %.1f s (%.0f tok/s)  executors %s  finish %s%n",
         ctx.stage(), rows, nPrompts, c.numSamples, written ? "" : " (already written: nothing added)", tokens,
         seconds, tokens / Math.max(seconds, 1e-9), executors, reasons);

@@ -192,6 +192,10 @@ public final class SftStage implements Stage {
           .put("matmul_peak_flops_at_end", peakEnd)
           .put("mfu", mfu)
           .put("valid_curve", curve);
+      ctx.summary(String.format("%d steps on %d demonstrations, valid loss %.4f, valid accuracy %s, %,.0f tokens/s, MFU %.1f%%",
+          result.steps(), train.size(), result.validLoss(),
+          Double.isNaN(result.validAccuracy()) ? "-" : String.format("%.3f", result.validAccuracy()),
+          result.tokensPerSecond(), 100 * mfu));
       System.out.printf("sft: done  train_loss %.4f  valid_loss %.4f  tokens/s %,.0f  MFU %.1f%%  checkpoint %s%n",
           result.trainLoss(), result.validLoss(), result.tokensPerSecond(), 100 * mfu, lastCheckpoint[0]);
       model.close();

@@ -1,4 +1,4 @@
-package org.sparkrlhf.jobs.stages;
+package org.sparkrlhf.dpo.pairs;
 
 /** Settings of the {@code pairs} stage (config section {@code pairs}); serializable: the executors' pairing reads it. */
 public class PairsConfig implements java.io.Serializable {
@@ -46,4 +46,16 @@ public class PairsConfig implements java.io.Serializable {
   public double maxPassRate = 1.0;
   /** Seed of the choice among eligible pairs. Default 1234. */
   public long seed = 1234;
+
+  /** What is wrong with these settings, one line each naming the key; empty when fine. */
+  public java.util.List<String> problems() {
+    java.util.List<String> p = new java.util.ArrayList<>();
+    if (maxPairsPerPrompt < 1) p.add("pairs.max_pairs_per_prompt must be positive");
+    if (minMargin < 0) p.add("pairs.min_margin must be >= 0");
+    if (!(maxPassRate > 0 && maxPassRate <= 1)) p.add("pairs.max_pass_rate must be in (0, 1]");
+    if (!selection.equals("random") && !selection.equals("likely")) {
+      p.add("pairs.selection must be random or likely, got '" + selection + "'");
+    }
+    return p;
+  }
 }
