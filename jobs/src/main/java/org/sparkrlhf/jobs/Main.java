@@ -53,9 +53,10 @@ public final class Main {
     } catch (UserError e) {
       System.err.println("rlhf: error: " + e.getMessage());
       return 2;
-    } catch (RuntimeException e) {
-      // A user mistake found on an executor arrives inside Spark's job failure.
-      UserError u = UserError.in(e).orElseThrow(() -> e);
+    } catch (Exception e) {
+      // A user mistake found on an executor arrives inside Spark's job failure (a SparkException, checked).
+      UserError u = UserError.in(e).orElse(null);
+      if (u == null) throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
       System.err.println("rlhf: error: " + u.getMessage());
       return 2;
     }

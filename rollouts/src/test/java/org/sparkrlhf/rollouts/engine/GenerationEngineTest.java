@@ -242,6 +242,17 @@ class GenerationEngineTest {
         }
     }
 
+    @Test
+    void aPromptLongerThanTheContextIsAUserErrorNamingIt() {
+        // context 96: bos + 97 characters do not fit
+        String tooLong = "1+".repeat(48) + "1";
+        org.sparkrlhf.core.UserError e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.sparkrlhf.core.UserError.class, () -> GenerationEngine.generate(model, TOK,
+                        List.of(PromptRef.of("p-7", tooLong)), SamplingParams.greedy(4), 2));
+        assertEquals("prompt p-7 has 98 tokens, more than the model's context of 96 (max_position_embeddings): "
+                + "shorten or leave out such prompts", e.getMessage());
+    }
+
     // ------------------------------------------------------------------- end to end on a trained model
 
     static final String P1 = "12+7*3-5=?\n";
