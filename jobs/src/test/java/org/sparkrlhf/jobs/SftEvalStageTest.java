@@ -80,7 +80,7 @@ class SftEvalStageTest {
     int correct = 0;
     for (String l : lines) {
       JsonNode n = new ObjectMapper().readTree(l);
-      boolean regraded = org.sparkrlhf.jobs.stages.EvalStageAccess.correct(n.get("completion").asText(), n.get("answer").asText());
+      boolean regraded = org.sparkrlhf.reward.rules.OutcomeGrading.correct(n.get("completion").asText(), n.get("answer").asText());
       assertEquals(regraded, n.get("correct").asBoolean(), "anyone can re-grade the raw text");
       correct += regraded ? 1 : 0;
     }
