@@ -91,6 +91,21 @@ class DataStageTest {
         assertTrue(g.correct() && g.allStepsCorrect(), "held-out splits keep the true solution: " + r);
       }
     }
+    // The reward GRPO optimises and the grade eval reports read the prompt's true answer: the teacher's wrong
+    // demonstrations score 0 there, the true solutions 1.
+    var reward = org.sparkrlhf.reward.rules.RewardFunction.of(org.sparkrlhf.grpo.train.GrpoConfig.defaultReward());
+    int gradedWrong = 0;
+    for (Row r : demos) {
+      String id = r.getAs("id");
+      String completion = r.getAs("completion");
+      boolean teacherRight = Checker.grade(r.getAs("prompt"), completion).correct();
+      var result = reward.apply(new org.sparkrlhf.reward.rules.RewardInput(r.getAs("prompt"), completion,
+          answers.get(id), completion.length(), org.sparkrlhf.reward.rules.RewardInput.FINISH_STOP));
+      assertEquals(teacherRight ? 1.0 : 0.0, result.parts().get("correct_answer"), id);
+      assertEquals(teacherRight, org.sparkrlhf.reward.rules.OutcomeGrading.correct(completion, answers.get(id)), id);
+      gradedWrong += teacherRight ? 0 : 1;
+    }
+    assertTrue(gradedWrong > 100, "wrong demonstrations graded wrong: " + gradedWrong);
     double accuracy = (double) trainCorrect / trainDemos;
     assertTrue(accuracy > 0.80 && accuracy < 0.90, "teacher accuracy " + accuracy);
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(new java.io.File(report));
