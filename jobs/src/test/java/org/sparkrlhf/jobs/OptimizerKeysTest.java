@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.train.OptimizerSettings;
+import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
 import org.sparkrlhf.dpo.train.DpoConfig;
 import org.sparkrlhf.grpo.train.GrpoConfig;
 import org.sparkrlhf.sft.SftConfig;
@@ -20,32 +23,24 @@ class OptimizerKeysTest {
     return ConfigFactory.parseString(hocon);
   }
 
+  /** The five AdamW settings as a list, to compare a stage's with what its class documents. */
+  static List<Double> adamw(OptimizerSettings s) {
+    return List.of(s.lr, s.weightDecay, s.beta1, s.beta2, s.gradClip);
+  }
+
+  static List<Double> schedule(ScheduledOptimizerSettings s) {
+    return List.of((double) s.warmupSteps, s.minLrRatio);
+  }
+
   @Test
   void eachStageKeepsItsDocumentedDefaults() {
     SftConfig sft = StageConfigs.bind(conf(""), "sft", SftConfig.class);
-    assertEquals(2e-3, sft.lr);
-    assertEquals(100, sft.warmupSteps);
-    assertEquals(0.1, sft.minLrRatio);
-    assertEquals(0.1, sft.weightDecay);
-    assertEquals(0.9, sft.beta1);
-    assertEquals(0.95, sft.beta2);
-    assertEquals(1.0, sft.gradClip);
-
+    assertEquals(List.of(2e-3, 0.1, 0.9, 0.95, 1.0), adamw(sft));
+    assertEquals(List.of(100.0, 0.1), schedule(sft));
     DpoConfig dpo = StageConfigs.bind(conf(""), "dpo", DpoConfig.class);
-    assertEquals(1e-4, dpo.lr);
-    assertEquals(10, dpo.warmupSteps);
-    assertEquals(1.0, dpo.minLrRatio);
-    assertEquals(0.0, dpo.weightDecay);
-    assertEquals(0.9, dpo.beta1);
-    assertEquals(0.999, dpo.beta2);
-    assertEquals(1.0, dpo.gradClip);
-
-    GrpoConfig grpo = StageConfigs.bind(conf(""), "grpo", GrpoConfig.class);
-    assertEquals(1e-4, grpo.lr);
-    assertEquals(0.0, grpo.weightDecay);
-    assertEquals(0.9, grpo.beta1);
-    assertEquals(0.99, grpo.beta2);
-    assertEquals(1.0, grpo.gradClip);
+    assertEquals(List.of(1e-4, 0.0, 0.9, 0.999, 1.0), adamw(dpo));
+    assertEquals(List.of(10.0, 1.0), schedule(dpo));
+    assertEquals(List.of(1e-4, 0.0, 0.9, 0.99, 1.0), adamw(StageConfigs.bind(conf(""), "grpo", GrpoConfig.class)));
   }
 
   @Test
@@ -55,21 +50,13 @@ class OptimizerKeysTest {
         + "dpo { lr = 2e-5, beta = 0.2 }\n"
         + "grpo { weight_decay = 0.01, lr = 3e-5, beta2 = 0.95 }");
     SftConfig sft = StageConfigs.bind(c, "sft", SftConfig.class);
-    assertEquals(3e-3, sft.lr);
-    assertEquals(7, sft.warmupSteps);
-    assertEquals(0.5, sft.minLrRatio);
-    assertEquals(0.2, sft.weightDecay);
-    assertEquals(0.8, sft.beta1);
-    assertEquals(0.9, sft.beta2);
-    assertEquals(0.5, sft.gradClip);
+    assertEquals(List.of(3e-3, 0.2, 0.8, 0.9, 0.5), adamw(sft));
+    assertEquals(List.of(7.0, 0.5), schedule(sft));
     assertEquals(8, sft.batchSize);
     DpoConfig dpo = StageConfigs.bind(c, "dpo", DpoConfig.class);
-    assertEquals(2e-5, dpo.lr);
+    assertEquals(List.of(2e-5, 0.0, 0.9, 0.999, 1.0), adamw(dpo));
     assertEquals(0.2, dpo.beta);
-    GrpoConfig grpo = StageConfigs.bind(c, "grpo", GrpoConfig.class);
-    assertEquals(0.01, grpo.weightDecay);
-    assertEquals(3e-5, grpo.lr);
-    assertEquals(0.95, grpo.beta2);
+    assertEquals(List.of(3e-5, 0.01, 0.9, 0.95, 1.0), adamw(StageConfigs.bind(c, "grpo", GrpoConfig.class)));
   }
 
   @Test

@@ -38,7 +38,10 @@ public class SftConfig extends ScheduledOptimizerSettings {
   public int threads = 0;
 
   public SftConfig() {
-    super(/* lr */ 2e-3, /* warmup_steps */ 100, /* min_lr_ratio */ 0.1, /* weight_decay */ 0.1, /* beta1 */ 0.9,
-        /* beta2 */ 0.95, /* grad_clip */ 1.0);
+    lr = 2e-3;
+    warmupSteps = 100;
+    minLrRatio = 0.1;
+    weightDecay = 0.1;
+    beta2 = 0.95;
   }
 }

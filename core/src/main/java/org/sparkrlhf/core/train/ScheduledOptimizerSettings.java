@@ -7,15 +7,8 @@ package org.sparkrlhf.core.train;
  * their sections do not accept keys they would ignore.
  */
 public abstract class ScheduledOptimizerSettings extends OptimizerSettings {
-  /** Linear warm-up steps. */
+  /** Linear warm-up steps. Set by each stage. */
   public int warmupSteps;
-  /** Final learning rate as a fraction of the peak (cosine decay); 1.0 = constant after warm-up. */
-  public double minLrRatio;
-
-  protected ScheduledOptimizerSettings(double lr, int warmupSteps, double minLrRatio, double weightDecay,
-      double beta1, double beta2, double gradClip) {
-    super(lr, weightDecay, beta1, beta2, gradClip);
-    this.warmupSteps = warmupSteps;
-    this.minLrRatio = minLrRatio;
-  }
+  /** Final learning rate as a fraction of the peak (cosine decay). Default 1.0 (constant after warm-up). */
+  public double minLrRatio = 1.0;
 }

@@ -56,8 +56,8 @@ public class DpoConfig extends ScheduledOptimizerSettings {
   public int threads = 0;
 
   public DpoConfig() {
-    super(/* lr */ 1e-4, /* warmup_steps */ 10, /* min_lr_ratio */ 1.0, /* weight_decay */ 0.0, /* beta1 */ 0.9,
-        /* beta2 */ 0.999, /* grad_clip */ 1.0);
+    lr = 1e-4;
+    warmupSteps = 10;
   }
 
   /**

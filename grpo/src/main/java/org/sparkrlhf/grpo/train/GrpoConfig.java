@@ -107,7 +107,8 @@ public class GrpoConfig extends OptimizerSettings {
   public int threads = 0;
 
   public GrpoConfig() {
-    super(/* lr */ 1e-4, /* weight_decay */ 0.0, /* beta1 */ 0.9, /* beta2 */ 0.99, /* grad_clip */ 1.0);
+    lr = 1e-4;
+    beta2 = 0.99;
   }
 
   /** {@code correct_answer} (weight 1) plus a small {@code format} term (weight 0.1). */
