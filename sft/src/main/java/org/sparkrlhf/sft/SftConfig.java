@@ -1,7 +1,13 @@
 package org.sparkrlhf.sft;
 
-/** Settings of the {@code sft} stage (config section {@code sft}). */
-public class SftConfig {
+import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
+
+/**
+ * Settings of the {@code sft} stage (config section {@code sft}). The optimizer keys come from
+ * {@link ScheduledOptimizerSettings}; their defaults here: {@code lr} 2e-3 (the peak), {@code warmup_steps} 100,
+ * {@code min_lr_ratio} 0.1, {@code weight_decay} 0.1, {@code beta1} 0.9, {@code beta2} 0.95, {@code grad_clip} 1.0.
+ */
+public class SftConfig extends ScheduledOptimizerSettings {
   /** Dataset in sft_demos to train on. Default {@code arith}. */
   public String dataset = "arith";
   /** Split trained on. Default {@code train}. */
@@ -23,20 +29,6 @@ public class SftConfig {
   public int batchSize = 64;
   /** Optimizer steps. Default 3000. */
   public int maxSteps = 3000;
-  /** Peak learning rate. Default 2e-3. */
-  public double lr = 2e-3;
-  /** Linear warm-up steps. Default 100. */
-  public int warmupSteps = 100;
-  /** Final learning rate as a fraction of the peak (cosine decay). Default 0.1. */
-  public double minLrRatio = 0.1;
-  /** AdamW decoupled weight decay on matrices. Default 0.1. */
-  public double weightDecay = 0.1;
-  /** Adam beta1. Default 0.9. */
-  public double beta1 = 0.9;
-  /** Adam beta2. Default 0.95. */
-  public double beta2 = 0.95;
-  /** Global gradient-norm clip; 0 disables. Default 1.0. */
-  public double gradClip = 1.0;
   /** Longer sequences (prompt + completion tokens) are skipped and counted. Default 128. */
   public int maxSeqLen = 128;
   /** Steps between validation loss / accuracy measurements. Default 250. */
@@ -49,4 +41,12 @@ public class SftConfig {
   public int logEvery = 50;
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
   public int threads = 0;
+
+  public SftConfig() {
+    lr = 2e-3;
+    warmupSteps = 100;
+    minLrRatio = 0.1;
+    weightDecay = 0.1;
+    beta2 = 0.95;
+  }
 }

@@ -15,12 +15,13 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigSyntax;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.io.HadoopFiles;
 
 /**
  * Loads stage settings. Layers, highest first: {@code --set key=value} overrides, the {@code --conf}
@@ -76,21 +77,17 @@ public final class StageConfigs {
   }
 
   static Config parseFile(String file) {
-    Path path = new Path(file);
+    if (!HadoopFiles.exists(file)) {
+      throw new UserError("config file not found: " + file);
+    }
     try {
-      FileSystem fs = path.getFileSystem(new org.apache.hadoop.conf.Configuration());
-      if (!fs.exists(path)) {
-        throw new UserError("config file not found: " + file);
-      }
-      try (InputStream in = fs.open(path)) {
-        return ConfigFactory.parseReader(
-            new InputStreamReader(in, StandardCharsets.UTF_8),
-            ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF).setOriginDescription(file));
-      }
+      return ConfigFactory.parseReader(
+          new StringReader(HadoopFiles.readText(file)),
+          ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF).setOriginDescription(file));
     } catch (ConfigException e) {
       throw new UserError("config file " + file + ": " + e.getMessage());
-    } catch (java.io.IOException e) {
-      throw new UserError("cannot read config file " + file + ": " + e.getMessage());
+    } catch (UncheckedIOException e) {
+      throw new UserError("cannot read config file " + file + ": " + e.getCause().getMessage());
     }
   }
 

@@ -5,15 +5,9 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataInputStream;
-import org.apache.hadoop.fs.FSDataOutputStream;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkrlhf.core.io.HadoopFiles;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -47,7 +41,6 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
     public static final String PROVENANCE = "rlhf_provenance.json";
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final byte[] MAGIC = "SRLHFCK1".getBytes(StandardCharsets.US_ASCII);
 
     // ------------------------------------------------------------------------------------- folder IO
 
@@ -59,21 +52,16 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
 
     public static void save(LlamaModel model, String tokenizerJson, Map<String, Object> extraMetadata,
                             String dirUri, Configuration hadoopConf) {
-        Path dir = new Path(dirUri);
-        try {
-            FileSystem fs = dir.getFileSystem(hadoopConf);
-            fs.mkdirs(dir);
-            try (FSDataOutputStream out = fs.create(new Path(dir, WEIGHTS), true)) {
-                SafeTensors.write(out, model.toTensors(), Map.of("format", "pt"));
-            }
-            if (tokenizerJson != null) {
-                writeFile(fs, new Path(dir, TOKENIZER), tokenizerJson.getBytes(StandardCharsets.UTF_8));
-            }
-            writeFile(fs, new Path(dir, PROVENANCE), provenanceJson(extraMetadata));
-            writeFile(fs, new Path(dir, CONFIG), model.config().toJsonBytes());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint to " + dirUri, e);
+        byte[] provenance = provenanceJson(extraMetadata);
+        HadoopFiles.write(file(dirUri, WEIGHTS), hadoopConf,
+                out -> SafeTensors.write(out, model.toTensors(), Map.of("format", "pt")));
+        if (tokenizerJson != null) {
+            byte[] tokenizer = tokenizerJson.getBytes(StandardCharsets.UTF_8);
+            HadoopFiles.write(file(dirUri, TOKENIZER), hadoopConf, out -> out.write(tokenizer));
         }
+        HadoopFiles.write(file(dirUri, PROVENANCE), hadoopConf, out -> out.write(provenance));
+        byte[] config = model.config().toJsonBytes();
+        HadoopFiles.write(file(dirUri, CONFIG), hadoopConf, out -> out.write(config));
     }
 
     /** Reads a checkpoint folder; the model's weights go into a child of {@code manager}. */
@@ -82,46 +70,32 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
     }
 
     public static HfCheckpoint load(String dirUri, NDManager manager, Configuration hadoopConf) {
-        Path dir = new Path(dirUri);
-        try {
-            FileSystem fs = dir.getFileSystem(hadoopConf);
-            Path cfg = new Path(dir, CONFIG);
-            if (!fs.exists(cfg)) {
-                throw new IllegalArgumentException("no " + CONFIG + " in " + dirUri + " (not a checkpoint, or an"
-                        + " interrupted save)");
-            }
-            byte[] config = readFile(fs, cfg);
-            byte[] weights = readFile(fs, new Path(dir, WEIGHTS));
-            Path tok = new Path(dir, TOKENIZER);
-            byte[] tokenizer = fs.exists(tok) ? readFile(fs, tok) : null;
-            Path prov = new Path(dir, PROVENANCE);
-            byte[] provenance = fs.exists(prov) ? readFile(fs, prov) : null;
-            return assemble(config, weights, tokenizer, provenance, manager);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read checkpoint from " + dirUri, e);
+        if (!HadoopFiles.exists(file(dirUri, CONFIG), hadoopConf)) {
+            throw new IllegalArgumentException("no " + CONFIG + " in " + dirUri + " (not a checkpoint, or an"
+                    + " interrupted save)");
         }
+        byte[] config = HadoopFiles.readBytes(file(dirUri, CONFIG), hadoopConf);
+        byte[] weights = HadoopFiles.readBytes(file(dirUri, WEIGHTS), hadoopConf);
+        String tok = file(dirUri, TOKENIZER);
+        byte[] tokenizer = HadoopFiles.exists(tok, hadoopConf) ? HadoopFiles.readBytes(tok, hadoopConf) : null;
+        String prov = file(dirUri, PROVENANCE);
+        byte[] provenance = HadoopFiles.exists(prov, hadoopConf) ? HadoopFiles.readBytes(prov, hadoopConf) : null;
+        return assemble(config, weights, tokenizer, provenance, manager);
     }
 
     // ------------------------------------------------------------------------------------ one blob
 
     /**
      * The whole checkpoint (config, safetensors, tokenizer, provenance) as one byte array, e.g. for a Spark
-     * broadcast: magic {@code SRLHFCK1}, then per file a UTF name, an int64 length (-1 = absent) and the bytes.
+     * broadcast; the format is {@link CheckpointBlob}'s.
      */
     public static byte[] toBytes(LlamaModel model, String tokenizerJson, Map<String, Object> extraMetadata) {
-        try {
-            ByteArrayOutputStream bos = new ByteArrayOutputStream();
-            DataOutputStream out = new DataOutputStream(bos);
-            out.write(MAGIC);
-            section(out, CONFIG, model.config().toJsonBytes());
-            section(out, WEIGHTS, SafeTensors.write(model.toTensors(), Map.of("format", "pt")));
-            section(out, TOKENIZER, tokenizerJson == null ? null : tokenizerJson.getBytes(StandardCharsets.UTF_8));
-            section(out, PROVENANCE, provenanceJson(extraMetadata));
-            out.flush();
-            return bos.toByteArray();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put(CONFIG, model.config().toJsonBytes());
+        files.put(WEIGHTS, SafeTensors.write(model.toTensors(), Map.of("format", "pt")));
+        files.put(TOKENIZER, tokenizerJson == null ? null : tokenizerJson.getBytes(StandardCharsets.UTF_8));
+        files.put(PROVENANCE, provenanceJson(extraMetadata));
+        return CheckpointBlob.write(files);
     }
 
     /** {@link #toBytes(LlamaModel, String, Map)} of this checkpoint. */
@@ -131,22 +105,9 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
 
     /** Rebuilds a checkpoint from {@link #toBytes}; the model's weights go into a child of {@code manager}. */
     public static HfCheckpoint fromBytes(byte[] blob, NDManager manager) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(blob))) {
-            byte[] magic = in.readNBytes(MAGIC.length);
-            if (!java.util.Arrays.equals(magic, MAGIC)) {
-                throw new IllegalArgumentException("not a checkpoint blob");
-            }
-            Map<String, byte[]> files = new LinkedHashMap<>();
-            for (int i = 0; i < 4; i++) {
-                String name = in.readUTF();
-                long len = in.readLong();
-                files.put(name, len < 0 ? null : in.readNBytes(Math.toIntExact(len)));
-            }
-            return assemble(files.get(CONFIG), files.get(WEIGHTS), files.get(TOKENIZER), files.get(PROVENANCE),
-                    manager);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        CheckpointBlob files = CheckpointBlob.parse(blob);
+        return assemble(files.file(CONFIG), files.file(WEIGHTS), files.file(TOKENIZER), files.file(PROVENANCE),
+                manager);
     }
 
     @Override
@@ -156,41 +117,35 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
 
     // ------------------------------------------------------------------------------------ helpers
 
+    private static String file(String dirUri, String name) {
+        return new Path(new Path(dirUri), name).toString();
+    }
+
     private static HfCheckpoint assemble(byte[] config, byte[] weights, byte[] tokenizer, byte[] provenance,
-                                         NDManager manager) throws IOException {
+                                         NDManager manager) {
         if (config == null || weights == null) {
             throw new IllegalArgumentException("checkpoint lacks " + (config == null ? CONFIG : WEIGHTS));
         }
         LlamaConfig cfg = LlamaConfig.fromJson(config);
         SafeTensors.Contents st = SafeTensors.read(weights);
         LlamaModel model = LlamaModel.fromTensors(cfg, st.tensors(), manager);
-        Map<String, Object> prov = provenance == null ? Map.of()
-                : JSON.readValue(provenance, new TypeReference<LinkedHashMap<String, Object>>() { });
+        Map<String, Object> prov;
+        try {
+            prov = provenance == null ? Map.of()
+                    : JSON.readValue(provenance, new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (IOException e) {
+            model.close();
+            throw new UncheckedIOException("unreadable " + PROVENANCE, e);
+        }
         return new HfCheckpoint(model, tokenizer == null ? null : new String(tokenizer, StandardCharsets.UTF_8),
                 Collections.unmodifiableMap(prov));
     }
 
-    private static byte[] provenanceJson(Map<String, Object> extra) throws IOException {
-        return JSON.writeValueAsBytes(extra == null ? Map.of() : extra);
-    }
-
-    private static void section(DataOutputStream out, String name, byte[] data) throws IOException {
-        out.writeUTF(name);
-        out.writeLong(data == null ? -1 : data.length);
-        if (data != null) {
-            out.write(data);
-        }
-    }
-
-    private static void writeFile(FileSystem fs, Path p, byte[] data) throws IOException {
-        try (FSDataOutputStream out = fs.create(p, true)) {
-            out.write(data);
-        }
-    }
-
-    private static byte[] readFile(FileSystem fs, Path p) throws IOException {
-        try (FSDataInputStream in = fs.open(p)) {
-            return in.readAllBytes();
+    private static byte[] provenanceJson(Map<String, Object> extra) {
+        try {
+            return JSON.writeValueAsBytes(extra == null ? Map.of() : extra);
+        } catch (IOException e) {
+            throw new UncheckedIOException("provenance is not JSON-serializable", e);
         }
     }
 }

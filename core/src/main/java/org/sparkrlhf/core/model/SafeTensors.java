@@ -73,22 +73,42 @@ public final class SafeTensors {
 
     // ------------------------------------------------------------------------------------- reading
 
-    public static Contents read(byte[] file) {
-        if (file.length < 8) {
+    /** The JSON header of the safetensors file at {@code buf[start, start + length)} and where its data begins. */
+    private record Header(JsonNode json, int dataStart) {
+    }
+
+    private static Header header(byte[] buf, int start, int length) {
+        if (length < 8) {
             throw new IllegalArgumentException("safetensors file too short");
         }
-        ByteBuffer buf = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
-        long headerLen = buf.getLong(0);
-        if (headerLen < 2 || 8 + headerLen > file.length) {
+        long headerLen = ByteBuffer.wrap(buf, start, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLen < 2 || 8 + headerLen > length) {
             throw new IllegalArgumentException("bad safetensors header length " + headerLen);
         }
-        int dataStart = (int) (8 + headerLen);
-        JsonNode header;
         try {
-            header = JSON.readTree(new String(file, 8, (int) headerLen, StandardCharsets.UTF_8).trim());
+            JsonNode json = JSON.readTree(new String(buf, start + 8, (int) headerLen, StandardCharsets.UTF_8).trim());
+            return new Header(json, start + 8 + (int) headerLen);
         } catch (IOException e) {
             throw new IllegalArgumentException("safetensors header is not JSON", e);
         }
+    }
+
+    /**
+     * The tensor names of the safetensors file at {@code buf[start, start + length)}, from its header alone
+     * (no tensor is decoded), in header order.
+     */
+    public static java.util.Set<String> tensorNames(byte[] buf, int start, int length) {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        header(buf, start, length).json().fieldNames().forEachRemaining(names::add);
+        names.remove(METADATA);
+        return Collections.unmodifiableSet(names);
+    }
+
+    public static Contents read(byte[] file) {
+        Header parsed = header(file, 0, file.length);
+        ByteBuffer buf = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
+        int dataStart = parsed.dataStart();
+        JsonNode header = parsed.json();
         Map<String, String> metadata = new LinkedHashMap<>();
         JsonNode md = header.get(METADATA);
         if (md != null && md.isObject()) {

@@ -3,14 +3,11 @@ package org.sparkrlhf.core.run;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.lake.Lake;
 
 /**
@@ -89,7 +86,7 @@ public final class RunContext {
     report.put("reads", new LinkedHashMap<>(lake.reads()));
     report.put("writes", new LinkedHashMap<>(lake.writes()));
     String path = runDir() + "/report.json";
-    writeText(path, toJson(report));
+    HadoopFiles.writeText(path, toJson(report));
     return path;
   }
 
@@ -98,42 +95,6 @@ public final class RunContext {
       return JSON.writeValueAsString(value);
     } catch (IOException e) {
       throw new IllegalStateException(e);
-    }
-  }
-
-  /** Writes a text file on any Hadoop file system (local by default). */
-  public static void writeText(String file, String text) {
-    Path p = new Path(file);
-    try {
-      FileSystem fs = p.getFileSystem(new org.apache.hadoop.conf.Configuration());
-      fs.mkdirs(p.getParent());
-      try (OutputStream out = fs.create(p, true)) {
-        out.write(text.getBytes(StandardCharsets.UTF_8));
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write " + file + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** True when {@code file} (any Hadoop path) exists. */
-  public static boolean exists(String file) {
-    Path p = new Path(file);
-    try {
-      return p.getFileSystem(new org.apache.hadoop.conf.Configuration()).exists(p);
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  public static String readText(String file) {
-    Path p = new Path(file);
-    try {
-      FileSystem fs = p.getFileSystem(new org.apache.hadoop.conf.Configuration());
-      try (var in = fs.open(p)) {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot read " + file + ": " + e.getMessage(), e);
     }
   }
 }

@@ -7,7 +7,8 @@ import org.sparkrlhf.core.model.Scalars;
  * Preference losses over per-sequence summed log-probs, as TRL's {@code DPOTrainer.dpo_loss}.
  * Each returns the per-pair losses [B]; the trainer takes their mean. The common quantity is
  * the difference of policy-vs-reference log-ratios
- * {@code h = (π_c − ref_c) − (π_r − ref_r)}.
+ * {@code h = (π_c − ref_c) − (π_r − ref_r)}. β and the label smoothing ε are taken as given: their ranges
+ * (β &gt; 0, ε in [0, 0.5)) are checked once, by {@code DpoConfig.problems()}.
  */
 public final class DpoLoss {
 
@@ -26,9 +27,6 @@ public final class DpoLoss {
      */
     public static NDArray sigmoid(NDArray policyChosen, NDArray policyRejected, NDArray refChosen,
             NDArray refRejected, double beta, double labelSmoothing) {
-        if (labelSmoothing < 0 || labelSmoothing >= 0.5) {
-            throw new IllegalArgumentException("label smoothing must be in [0, 0.5), got " + labelSmoothing);
-        }
         NDArray z = Scalars.times(logRatioDifference(policyChosen, policyRejected, refChosen, refRejected), beta);
         NDArray loss = Scalars.times(logSigmoid(z), -(1 - labelSmoothing));
         if (labelSmoothing > 0) {
@@ -49,9 +47,6 @@ public final class DpoLoss {
      */
     public static NDArray ipo(NDArray policyChosen, NDArray policyRejected, NDArray refChosen, NDArray refRejected,
             NDArray chosenLengths, NDArray rejectedLengths, double beta) {
-        if (beta <= 0) {
-            throw new IllegalArgumentException("IPO needs beta > 0, got " + beta);
-        }
         NDArray h = lengthNormalized(policyChosen.sub(refChosen), chosenLengths)
                 .sub(lengthNormalized(policyRejected.sub(refRejected), rejectedLengths));
         return h.sub((float) (1 / (2 * beta))).square();

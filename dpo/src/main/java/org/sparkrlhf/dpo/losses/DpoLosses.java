@@ -12,6 +12,8 @@ import java.util.TreeMap;
  *       ε = 0 is a mistake, not plain DPO);</li>
  *   <li>{@code ipo}: IPO on length-normalised log-ratios; needs lengths; ε must be 0.</li>
  * </ul>
+ * These ranges are checked once, by {@code DpoConfig.problems()} (the stage and the trainer refuse a config
+ * that breaks them); the losses here compute with what they are given.
  */
 public final class DpoLosses {
 
@@ -21,7 +23,7 @@ public final class DpoLosses {
 
     private static final Map<String, PreferenceLoss> REGISTRY = new TreeMap<>(Map.<String, PreferenceLoss>of(
             SIGMOID, DpoLosses::sigmoid,
-            CDPO, DpoLosses::cdpo,
+            CDPO, DpoLosses::sigmoid,
             IPO, new Ipo()));
 
     private DpoLosses() {
@@ -47,20 +49,10 @@ public final class DpoLosses {
                 labelSmoothing);
     }
 
-    private static NDArray cdpo(PreferenceLogps b, double beta, double labelSmoothing) {
-        if (labelSmoothing <= 0) {
-            throw new IllegalArgumentException("cdpo needs label smoothing in (0, 0.5), got " + labelSmoothing);
-        }
-        return sigmoid(b, beta, labelSmoothing);
-    }
-
     /** IPO on length-normalised log-ratios; its metrics are length-normalised too. */
     private static final class Ipo implements PreferenceLoss {
         @Override
         public NDArray losses(PreferenceLogps b, double beta, double labelSmoothing) {
-            if (labelSmoothing != 0) {
-                throw new IllegalArgumentException("ipo takes no label smoothing, got " + labelSmoothing);
-            }
             if (b.chosenLengths() == null || b.rejectedLengths() == null) {
                 throw new IllegalArgumentException("ipo needs chosen and rejected lengths");
             }

@@ -1,10 +1,18 @@
 package org.sparkrlhf.dpo.train;
 
+import java.util.ArrayList;
+import java.util.List;
+import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
+import org.sparkrlhf.dpo.losses.DpoLosses;
+
 /**
  * Settings of the {@code dpo} stage (config section {@code dpo}), named as TRL's {@code DPOConfig} where one
- * exists. Defaults are documented beside each field.
+ * exists. Defaults are documented beside each field. The optimizer keys come from
+ * {@link ScheduledOptimizerSettings}; their defaults here: {@code lr} 1e-4 (the peak: DPO moves a converged SFT
+ * model with a small step), {@code warmup_steps} 10, {@code min_lr_ratio} 1.0 (constant after warm-up),
+ * {@code weight_decay} 0, {@code beta1} 0.9, {@code beta2} 0.999, {@code grad_clip} 1.0.
  */
-public class DpoConfig {
+public class DpoConfig extends ScheduledOptimizerSettings {
   /**
    * Dataset in {@code preferences} to train on: pairs from rollouts ({@code <dataset>-pairs-<run>}) or an imported
    * one; empty = {@code arith-pairs-<this run>}, what the {@code pairs} stage writes from this run's rollouts.
@@ -28,26 +36,12 @@ public class DpoConfig {
   public double labelSmoothing = 0.0;
   /** α of an RPO-style NLL term on the chosen completion (TRL's {@code rpo_alpha}); 0 = off. Default 0. */
   public double nllCoef = 0.0;
-  /** Peak learning rate. Default 1e-4 (DPO moves a converged SFT model with a small step). */
-  public double lr = 1e-4;
   /** Passes over the pairs; ignored when {@link #maxSteps} &gt; 0. Default 1. */
   public int epochs = 1;
   /** Optimizer steps; 0 = {@link #epochs} full passes. Default 0. */
   public int maxSteps = 0;
   /** Pairs per optimizer step (each pair is two sequences in the forward pass). Default 32. */
   public int batchSize = 32;
-  /** Linear warm-up steps. Default 10. */
-  public int warmupSteps = 10;
-  /** Final learning rate as a fraction of the peak (cosine decay). Default 1.0 (constant after warm-up). */
-  public double minLrRatio = 1.0;
-  /** AdamW decoupled weight decay on matrices. Default 0. */
-  public double weightDecay = 0.0;
-  /** Adam beta1. Default 0.9. */
-  public double beta1 = 0.9;
-  /** Adam beta2. Default 0.999. */
-  public double beta2 = 0.999;
-  /** Global gradient-norm clip; 0 disables. Default 1.0. */
-  public double gradClip = 1.0;
   /** Seed of the pair order. Default 1234. */
   public long seed = 1234;
   /** Pairs whose longer sequence ([bos]+prompt+completion+[eos]) exceeds this are skipped and counted. Default 128. */
@@ -60,4 +54,31 @@ public class DpoConfig {
   public int checkpointEvery = 0;
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
   public int threads = 0;
+
+  public DpoConfig() {
+    lr = 1e-4;
+    warmupSteps = 10;
+  }
+
+  /**
+   * Checks ranges and combinations; returns the problems found, in a fixed order (empty when fine). The one
+   * place these are checked: the stage reports the first as a user error, the trainer refuses a config with any,
+   * and the losses take β and ε as given.
+   */
+  public List<String> problems() {
+    List<String> p = new ArrayList<>();
+    if (lossType == null || !DpoLosses.names().contains(lossType)) {
+      p.add("unknown DPO loss '" + lossType + "'; known: " + String.join(", ", DpoLosses.names()));
+    } else if (lossType.equals(DpoLosses.CDPO) && !(labelSmoothing > 0)) {
+      p.add("dpo.loss_type=cdpo needs dpo.label_smoothing in (0, 0.5)");
+    }
+    if (labelSmoothing < 0 || labelSmoothing >= 0.5) p.add("dpo.label_smoothing must be in [0, 0.5)");
+    if (DpoLosses.IPO.equals(lossType) && labelSmoothing != 0) p.add("dpo.loss_type=ipo takes no label_smoothing");
+    if (nllCoef < 0) p.add("dpo.nll_coef must be >= 0");
+    if (beta <= 0) p.add("dpo.beta must be positive");
+    if (lr <= 0) p.add("dpo.lr must be positive");
+    if (batchSize < 1 || refBatchSize < 1) p.add("dpo.batch_size and dpo.ref_batch_size must be positive");
+    if (maxSteps < 0 || (maxSteps == 0 && epochs < 1)) p.add("dpo needs max_steps > 0 or epochs > 0");
+    return p;
+  }
 }

@@ -46,10 +46,10 @@ public final class DpoTrainer {
   private final PreferenceLoss loss;
 
   public DpoTrainer(DpoConfig config) {
+    List<String> problems = config.problems();
+    if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
     this.c = config;
     this.loss = DpoLosses.byName(config.lossType);
-    if (config.batchSize < 1) throw new IllegalArgumentException("batch_size must be positive");
-    if (config.beta <= 0) throw new IllegalArgumentException("beta must be positive");
   }
 
   /** Steps a run over {@code n} pairs takes: max_steps, else epochs × ⌈n / batch_size⌉. */

@@ -8,16 +8,13 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.SafeTensors;
 import org.sparkrlhf.core.model.Scalars;
@@ -503,13 +500,13 @@ public final class GrpoTrainer {
   public static void writeState(String dir, State state, Map<String, Object> extra) {
     Map<String, String> md = new LinkedHashMap<>();
     md.put("iteration", Integer.toString(state.iteration()));
-    write(dir + "/" + STATE_TENSORS, SafeTensors.write(state.optimizer(), md));
+    HadoopFiles.writeBytes(dir + "/" + STATE_TENSORS, SafeTensors.write(state.optimizer(), md));
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("iteration", state.iteration());
     json.put("optimizer_steps", Math.round(state.optimizer().get(PolicyOptimizer.STEP).data()[0]));
     json.putAll(extra);
     try {
-      write(dir + "/" + STATE_JSON, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+      HadoopFiles.writeBytes(dir + "/" + STATE_JSON, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -517,7 +514,7 @@ public final class GrpoTrainer {
 
   /** Reads what {@link #writeState} wrote. */
   public static State readState(String dir) {
-    SafeTensors.Contents c = SafeTensors.read(read(dir + "/" + STATE_TENSORS));
+    SafeTensors.Contents c = SafeTensors.read(HadoopFiles.readBytes(dir + "/" + STATE_TENSORS));
     JsonNode json = readStateJson(dir);
     return new State(json.get("iteration").asInt(), c.tensors());
   }
@@ -525,7 +522,7 @@ public final class GrpoTrainer {
   /** The {@link #STATE_JSON} of a checkpoint folder. */
   public static JsonNode readStateJson(String dir) {
     try {
-      return JSON.readTree(read(dir + "/" + STATE_JSON));
+      return JSON.readTree(HadoopFiles.readBytes(dir + "/" + STATE_JSON));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -533,34 +530,6 @@ public final class GrpoTrainer {
 
   /** True when {@code dir} holds a trainer state. */
   public static boolean hasState(String dir) {
-    Path p = new Path(dir + "/" + STATE_JSON);
-    try {
-      return p.getFileSystem(new Configuration()).exists(p)
-          && p.getFileSystem(new Configuration()).exists(new Path(dir + "/" + STATE_TENSORS));
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  private static void write(String file, byte[] bytes) {
-    Path p = new Path(file);
-    try {
-      FileSystem fs = p.getFileSystem(new Configuration());
-      fs.mkdirs(p.getParent());
-      try (OutputStream out = fs.create(p, true)) {
-        out.write(bytes);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file, e);
-    }
-  }
-
-  private static byte[] read(String file) {
-    Path p = new Path(file);
-    try (var in = p.getFileSystem(new Configuration()).open(p)) {
-      return in.readAllBytes();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file, e);
-    }
+    return HadoopFiles.exists(dir + "/" + STATE_JSON) && HadoopFiles.exists(dir + "/" + STATE_TENSORS);
   }
 }

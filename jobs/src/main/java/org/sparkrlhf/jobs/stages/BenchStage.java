@@ -38,10 +38,12 @@ import org.sparkrlhf.rollouts.spark.ExecutorModelCache;
 import org.sparkrlhf.rollouts.spark.Generator;
 import org.sparkrlhf.rollouts.spark.ModelBroadcast;
 import org.sparkrlhf.rollouts.spark.SparkExecutors;
+import org.sparkrlhf.sft.ModelSpec;
 
 /**
  * {@code bench} ({@code bin/rlhf bench rollouts}): generation figures measured in one run on the quickstart
- * architecture with random weights, written to report.json — not a test, nothing is asserted.
+ * architecture ({@code sft.model} of the config) with random weights, written to report.json — not a test,
+ * nothing is asserted.
  *
  * <ul>
  *   <li>{@code kv_cache_speedup}: tokens/s with the KV cache ÷ without, {@code new_tokens} per row, eos never
@@ -89,11 +91,9 @@ public final class BenchStage implements Stage {
     BenchConfig c = StageConfigs.bind(config, "bench", BenchConfig.class);
     Models.initEngine(c.threads);
     CharTokenizer tok = new CharTokenizer();
-    // the quickstart architecture (conf/quickstart.conf sft.model), context long enough for 128 new tokens
-    LlamaConfig cfg = new LlamaConfig(128, 384, 4, 4, 4, tok.vocabSize(), 256, 10000.0, 1e-5, true,
-        tok.bosId(), tok.eosId(), tok.padId());
     List<PromptRef> prompts = new ArrayList<>();
     for (int i = 0; i < c.prompts; i++) prompts.add(new PromptRef(String.format("bench-%04d", i), (12 + i) + "+7*3-" + (i % 10) + "=?\n", 0));
+    LlamaConfig cfg = architecture(config, c, tok, prompts);
 
     try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
       LlamaModel model = LlamaModel.init(cfg, false, c.seed, manager);
@@ -184,8 +184,9 @@ public final class BenchStage implements Stage {
       local.model().close();
       model.close();
 
-      ctx.put("what", "rollouts").put("model", Map.of("hidden_size", 128, "num_hidden_layers", 4,
-              "num_attention_heads", 4, "intermediate_size", 384, "parameters", cfg.parameterCount(), "weights", "random"))
+      ctx.put("what", "rollouts").put("model", Map.of("hidden_size", cfg.hiddenSize(), "num_hidden_layers",
+              cfg.numHiddenLayers(), "num_attention_heads", cfg.numAttentionHeads(), "intermediate_size",
+              cfg.intermediateSize(), "parameters", cfg.parameterCount(), "weights", "random"))
           .put("torch_threads", c.threads).put("task_slots", slots).put("master", spark.sparkContext().master())
           .put("kv_cache_speedup", kvSpeedup).put("kv_cached_tokens_per_s", cachedBest)
           .put("kv_uncached_tokens_per_s", uncachedBest).put("kv_rows", prompts.size()).put("kv_new_tokens", c.newTokens)
@@ -203,6 +204,19 @@ public final class BenchStage implements Stage {
           mfu, flops / cachedSeconds / 1e9, peak / 1e9);
       System.out.printf("bench rollouts: weight_sync_seconds %.2f (%d bytes to executors %s)%n", syncSeconds, blob.length, reached);
     }
+  }
+
+  /**
+   * The model the quickstart trains ({@code sft.model} of the config, conf/quickstart.conf by default), with a
+   * context long enough for the longest prompt plus the new tokens of either measurement.
+   */
+  static LlamaConfig architecture(Config config, BenchConfig c, TextTokenizer tok, List<PromptRef> prompts) {
+    ModelSpec spec = StageConfigs.bind(config, "sft.model", ModelSpec.class);
+    int longestPrompt = 0;
+    for (PromptRef p : prompts) longestPrompt = Math.max(longestPrompt, GenerationEngine.promptTokens(tok, p.text()).length);
+    spec.maxPositionEmbeddings = Math.max(spec.maxPositionEmbeddings,
+        longestPrompt + Math.max(c.newTokens, c.sparkNewTokens));
+    return spec.toConfig(tok);
   }
 
   /** Forward FLOPs per generated token at context t: 2 x matmul parameters + 4 L t d (QK^T and PV). */

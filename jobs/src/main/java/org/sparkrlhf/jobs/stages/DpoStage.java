@@ -24,7 +24,6 @@ import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.HfTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
-import org.sparkrlhf.dpo.losses.DpoLosses;
 import org.sparkrlhf.dpo.train.DpoConfig;
 import org.sparkrlhf.dpo.train.DpoTrainer;
 import org.sparkrlhf.dpo.train.PreferenceExample;
@@ -74,21 +73,8 @@ public final class DpoStage implements Stage {
   @Override
   public void check(Config config) {
     DpoConfig c = StageConfigs.bind(config, "dpo", DpoConfig.class);
-    try {
-      DpoLosses.byName(c.lossType);
-      if (c.lossType.equals(DpoLosses.CDPO) && !(c.labelSmoothing > 0)) {
-        throw new IllegalArgumentException("dpo.loss_type=cdpo needs dpo.label_smoothing in (0, 0.5)");
-      }
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
-    if (c.labelSmoothing < 0 || c.labelSmoothing >= 0.5) throw new UserError("dpo.label_smoothing must be in [0, 0.5)");
-    if (c.lossType.equals(DpoLosses.IPO) && c.labelSmoothing != 0) throw new UserError("dpo.loss_type=ipo takes no label_smoothing");
-    if (c.nllCoef < 0) throw new UserError("dpo.nll_coef must be >= 0");
-    if (c.beta <= 0) throw new UserError("dpo.beta must be positive");
-    if (c.lr <= 0) throw new UserError("dpo.lr must be positive");
-    if (c.batchSize < 1 || c.refBatchSize < 1) throw new UserError("dpo.batch_size and dpo.ref_batch_size must be positive");
-    if (c.maxSteps < 0 || (c.maxSteps == 0 && c.epochs < 1)) throw new UserError("dpo needs max_steps > 0 or epochs > 0");
+    List<String> problems = c.problems();
+    if (!problems.isEmpty()) throw new UserError(problems.get(0));
   }
 
   @Override
@@ -113,13 +99,7 @@ public final class DpoStage implements Stage {
     }
 
     try (NDManager manager = NDManager.newBaseManager()) {
-      HfCheckpoint ckpt;
-      try {
-        ckpt = HfCheckpoint.load(refPath, manager);
-      } catch (RuntimeException e) {
-        throw new UserError("cannot load reference checkpoint " + refPath + ": " + Models.firstLine(e));
-      }
-      if (ckpt.tokenizerJson() == null) throw new UserError("checkpoint " + refPath + " has no tokenizer.json");
+      HfCheckpoint ckpt = Models.checkpoint("reference checkpoint", refPath, manager);
       LlamaModel model = ckpt.model();
       TextTokenizer tok = HfTokenizer.fromJson(ckpt.tokenizerJson());
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());

@@ -14,6 +14,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
@@ -113,7 +114,7 @@ public final class EvalStage implements Stage {
 
       double stderr = Math.sqrt(acc * (1 - acc) / n);
       String completionsPath = ctx.runDir() + "/completions.jsonl";
-      RunContext.writeText(completionsPath, jsonl.toString());
+      HadoopFiles.writeText(completionsPath, jsonl.toString());
 
       Double passAtK = null;
       Double majAtK = null;
@@ -206,10 +207,10 @@ public final class EvalStage implements Stage {
           .matcher(ctx.stage());
       if (!c.prompts.isBlank() || !m.matches() || m.group(1).equals("sft")) return null;
       String path = ctx.runDir("eval-sft-" + c.split) + "/completions.jsonl";
-      return RunContext.exists(path) ? path : null;
+      return HadoopFiles.exists(path) ? path : null;
     }
     String path = b.endsWith(".jsonl") ? b : ctx.runDir(b) + "/completions.jsonl";
-    if (!RunContext.exists(path)) {
+    if (!HadoopFiles.exists(path)) {
       throw new UserError("eval.baseline: no completions at " + path + " (run that evaluation first, or set eval.baseline = \"\")");
     }
     return path;
@@ -217,7 +218,7 @@ public final class EvalStage implements Stage {
 
   private static Map<String, Boolean> readCorrectness(String completions) {
     Map<String, Boolean> out = new LinkedHashMap<>();
-    for (String l : RunContext.readText(completions).split("\n")) {
+    for (String l : HadoopFiles.readText(completions).split("\n")) {
       if (l.isBlank()) continue;
       try {
         JsonNode j = JSON.readTree(l);
@@ -244,8 +245,8 @@ public final class EvalStage implements Stage {
   private static List<Problem> fromJsonl(RunContext ctx, String file) {
     String text;
     try {
-      text = RunContext.readText(file);
-    } catch (IllegalStateException e) {
+      text = HadoopFiles.readText(file);
+    } catch (java.io.UncheckedIOException e) {
       throw new UserError("cannot read --prompts file " + file);
     }
     List<Problem> out = new ArrayList<>();

@@ -8,16 +8,14 @@ import static org.apache.spark.sql.functions.row_number;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.Serializable;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.fs.FileStatus;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -31,6 +29,7 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.RecordValidator;
 import org.sparkrlhf.core.lake.RecordValidator.Kind;
@@ -202,32 +201,27 @@ public final class ImportStage implements Stage {
   }
 
   static List<String> listFiles(String location) {
-    Path p = new Path(location);
+    if (!HadoopFiles.exists(location)) {
+      throw new UserError("no such file or folder: " + location);
+    }
     try {
-      FileSystem fs = p.getFileSystem(new org.apache.hadoop.conf.Configuration());
-      if (!fs.exists(p)) {
-        throw new UserError("no such file or folder: " + location);
+      if (!HadoopFiles.isDirectory(location)) {
+        return List.of(HadoopFiles.qualified(location));
       }
       List<String> out = new ArrayList<>();
-      if (fs.getFileStatus(p).isDirectory()) {
-        FileStatus[] list = fs.listStatus(p);
-        Arrays.sort(list);
-        for (FileStatus s : list) {
-          String n = s.getPath().getName();
-          if (s.isFile() && !n.startsWith(".") && !n.startsWith("_")
-              && (n.endsWith(".jsonl") || n.endsWith(".json") || n.endsWith(".parquet"))) {
-            out.add(s.getPath().toString());
-          }
+      for (String f : HadoopFiles.listFiles(location)) {
+        String n = new Path(f).getName();
+        if (!n.startsWith(".") && !n.startsWith("_")
+            && (n.endsWith(".jsonl") || n.endsWith(".json") || n.endsWith(".parquet"))) {
+          out.add(f);
         }
-        if (out.isEmpty()) {
-          throw new UserError("no .jsonl, .json or .parquet files in " + location);
-        }
-      } else {
-        out.add(fs.getFileStatus(p).getPath().toString());
+      }
+      if (out.isEmpty()) {
+        throw new UserError("no .jsonl, .json or .parquet files in " + location);
       }
       return out;
-    } catch (IOException e) {
-      throw new UserError("cannot list " + location + ": " + e.getMessage());
+    } catch (UncheckedIOException e) {
+      throw new UserError("cannot list " + location + ": " + e.getCause().getMessage());
     }
   }
 
@@ -244,11 +238,7 @@ public final class ImportStage implements Stage {
 
     @Override
     public Iterator<Row> call(String file) throws IOException {
-      Path p = new Path(file);
-      byte[] bytes;
-      try (InputStream in = p.getFileSystem(new org.apache.hadoop.conf.Configuration()).open(p)) {
-        bytes = in.readAllBytes();
-      }
+      byte[] bytes = HadoopFiles.readBytes(file);
       List<Row> out = new ArrayList<>();
       Kind fileKind = forced;
       int start = 0;

@@ -24,17 +24,30 @@ final class Models {
     JniUtils.setNumThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
   }
 
+  /** A checkpoint folder with its tokenizer, as {@link #checkpoint}; the source is the folder. */
   static Loaded load(String checkpoint, NDManager manager) {
+    HfCheckpoint ckpt = checkpoint("checkpoint", checkpoint, manager);
+    return new Loaded(ckpt.model(), HfTokenizer.fromJson(ckpt.tokenizerJson()), checkpoint);
+  }
+
+  /**
+   * Reads the checkpoint folder {@code path} for a stage. Whatever is wrong with it (no such folder, an
+   * interrupted save, weights that do not fit the config, no tokenizer.json, which every stage needs) is a
+   * one-line {@link UserError} naming what the checkpoint is for ({@code role}, e.g. "reference checkpoint")
+   * and its path.
+   */
+  static HfCheckpoint checkpoint(String role, String path, NDManager manager) {
     HfCheckpoint ckpt;
     try {
-      ckpt = HfCheckpoint.load(checkpoint, manager);
+      ckpt = HfCheckpoint.load(path, manager);
     } catch (RuntimeException e) {
-      throw new UserError("cannot load checkpoint " + checkpoint + ": " + firstLine(e));
+      throw new UserError("cannot load " + role + " " + path + ": " + firstLine(e));
     }
     if (ckpt.tokenizerJson() == null) {
-      throw new UserError("checkpoint " + checkpoint + " has no tokenizer.json");
+      ckpt.close();
+      throw new UserError("checkpoint " + path + " has no tokenizer.json");
     }
-    return new Loaded(ckpt.model(), HfTokenizer.fromJson(ckpt.tokenizerJson()), checkpoint);
+    return ckpt;
   }
 
   static Loaded startingPoint(String checkpoint, ModelSpec spec, long seed, NDManager manager) {

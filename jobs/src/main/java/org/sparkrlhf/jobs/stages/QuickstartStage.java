@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.jobs.Stages;
@@ -54,7 +55,7 @@ public final class QuickstartStage implements Stage {
     for (Map.Entry<String, String> e : reports.entrySet()) {
       JsonNode r;
       try {
-        r = new ObjectMapper().readTree(RunContext.readText(e.getValue()));
+        r = new ObjectMapper().readTree(HadoopFiles.readText(e.getValue()));
       } catch (java.io.IOException ex) {
         continue;
       }

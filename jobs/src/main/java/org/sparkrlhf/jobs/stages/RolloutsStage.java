@@ -96,13 +96,7 @@ public final class RolloutsStage implements Stage {
     long version = policyVersion(checkpoint);
     byte[] blob;
     try (NDManager manager = NDManager.newBaseManager()) {
-      HfCheckpoint ck;
-      try {
-        ck = HfCheckpoint.load(checkpoint, manager);
-      } catch (RuntimeException e) {
-        throw new UserError("cannot load checkpoint " + checkpoint + ": " + Models.firstLine(e));
-      }
-      if (ck.tokenizerJson() == null) throw new UserError("checkpoint " + checkpoint + " has no tokenizer.json");
+      HfCheckpoint ck = Models.checkpoint("checkpoint", checkpoint, manager);
       blob = ck.toBytes();
       ck.model().close();
     }

@@ -1,26 +1,19 @@
 package org.sparkrlhf.rollouts.spark;
 
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
-import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.Identifiable;
-import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.TaskCompletionListener;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
@@ -29,13 +22,11 @@ import org.sparkrlhf.rollouts.engine.SamplingParams;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
- * A Spark ML {@link Transformer} that samples completions from a broadcast policy on the executors: every input
+ * A Spark ML transformer ({@link BroadcastModelTransformer}) that samples completions from a broadcast policy on the executors: every input
  * row (a prompt with its id) becomes {@code numSamples} output rows, one per sample index 0..G-1.
  *
  * <pre>
@@ -56,15 +47,11 @@ import java.util.NoSuchElementException;
  * after an executor is lost regenerates exactly the rows it lost, and 1 or 3 partitions give the same rows.
  * Prompt ids should therefore be unique within a job: two rows with the same id and text get the same samples.
  *
- * <p><b>Execution.</b> {@code mapPartitions}: each task acquires the model from {@link ExecutorModelCache}
- * (loaded once per executor and version), takes its input rows in order, expands each into its G requests, and
- * generates them {@code batchSize} requests at a time under {@link SparkExecutors#inferenceScope()} (no grad, the
- * task's torch threads); the model is released when the task completes. Rows stream out batch by batch.
- *
- * <p>As with {@link Scorer}, the model is set with {@link #setModel(ModelBroadcast)}, not as a Param, and the
- * transformer is not ML-persistable. {@link #copy} keeps the model.
+ * <p><b>Execution.</b> As every {@link BroadcastModelTransformer} (model acquired once per task from
+ * {@link ExecutorModelCache}, inference scope, rows streamed out batch by batch): each task takes its input rows
+ * in order, expands each into its G requests, and generates them {@code batchSize} requests at a time.
  */
-public final class Generator extends Transformer {
+public final class Generator extends BroadcastModelTransformer<Generator> {
 
     private static final long serialVersionUID = 1L;
 
@@ -79,9 +66,6 @@ public final class Generator extends Transformer {
 
     private static final List<String> OUTPUTS = List.of(SAMPLE_INDEX, COMPLETION, TOKEN_IDS, TOKEN_LOGPROBS,
             FINISH_REASON, POLICY_VERSION, EXECUTOR_ID);
-
-    private final String uid;
-    private ModelBroadcast model;
 
     private final Param<String> promptCol;
     private final Param<String> promptIdCol;
@@ -101,7 +85,7 @@ public final class Generator extends Transformer {
 
     /** Spark ML's copy machinery needs this constructor. */
     public Generator(String uid) {
-        this.uid = uid;
+        super(uid);
         promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
         promptIdCol = new Param<>(this, "promptIdCol", "input column with the prompt's stable id (string); with"
                 + " the seed and sample index it decides the row's random numbers");
@@ -132,11 +116,6 @@ public final class Generator extends Transformer {
         setDefault(seed, SamplingParams.DEFAULT_SEED);
         setDefault(batchSize, GenerationEngine.DEFAULT_BATCH_SIZE);
         setDefault(useKvCache, true);
-    }
-
-    @Override
-    public String uid() {
-        return uid;
     }
 
     // -------------------------------------------------------------------------------------- params
@@ -183,15 +162,6 @@ public final class Generator extends Transformer {
 
     public BooleanParam useKvCache() {
         return useKvCache;
-    }
-
-    public Generator setModel(ModelBroadcast model) {
-        this.model = model;
-        return this;
-    }
-
-    public ModelBroadcast getModel() {
-        return model;
     }
 
     public Generator setPromptCol(String v) {
@@ -305,20 +275,11 @@ public final class Generator extends Transformer {
                 Arrays.asList(getStop()), getSeed());
     }
 
-    @Override
-    public Generator copy(ParamMap extra) {
-        Generator c = (Generator) defaultCopy(extra);
-        c.model = model;
-        return c;
-    }
-
     // -------------------------------------------------------------------------------------- schema
 
     @Override
     public StructType transformSchema(StructType schema) {
-        if (model == null) {
-            throw new IllegalStateException("Generator " + uid + ": no model; call setModel(ModelBroadcast) first");
-        }
+        requireModel();
         requireString(schema, $(promptCol), "promptCol");
         requireString(schema, $(promptIdCol), "promptIdCol");
         List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
@@ -356,12 +317,9 @@ public final class Generator extends Transformer {
     // ----------------------------------------------------------------------------------- transform
 
     @Override
-    public Dataset<Row> transform(Dataset<?> dataset) {
-        StructType in = dataset.schema();
-        StructType out = transformSchema(in);
-        Spec spec = new Spec(model, in.fieldIndex($(promptCol)), in.fieldIndex($(promptIdCol)), getNumSamples(),
-                getSamplingParams(), getBatchSize(), getUseKvCache(), in.length());
-        return dataset.toDF().mapPartitions(new GeneratePartition(spec), Encoders.row(out));
+    protected ModelPartitions<?> partitions(StructType in) {
+        return new GeneratePartition(new Spec(getModel(), in.fieldIndex($(promptCol)), in.fieldIndex($(promptIdCol)),
+                getNumSamples(), getSamplingParams(), getBatchSize(), getUseKvCache(), in.length()));
     }
 
     /** What a task needs: column positions and settings, no reference to the Generator itself. */
@@ -369,49 +327,30 @@ public final class Generator extends Transformer {
                         int batchSize, boolean useKvCache, int inputWidth) implements Serializable {
     }
 
+    /** One forward pass's requests (prompt x sample index) and the input row each expands. */
+    private record Batch(List<Row> sources, List<PromptRef> refs) {
+    }
+
     /** Runs on the executors: expands rows into requests, generates a batch at a time, emits output rows. */
-    private static final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
+    private static final class GeneratePartition extends ModelPartitions<Batch> {
         private static final long serialVersionUID = 1L;
         private final Spec spec;
 
         GeneratePartition(Spec spec) {
+            super(spec.model());
             this.spec = spec;
         }
 
         @Override
-        public Iterator<Row> call(Iterator<Row> input) {
-            return new Iterator<>() {
-                private ExecutorModelCache.LoadedModel loaded;
-                private Iterator<Row> ready = Collections.emptyIterator();
+        protected Batches<Batch> batches(Iterator<Row> input) {
+            return new Batches<>() {
                 private Row current;     // the input row being expanded
                 private int nextSample;  // its next sample index
 
                 @Override
-                public boolean hasNext() {
-                    while (!ready.hasNext() && (current != null || input.hasNext())) {
-                        ready = nextBatch().iterator();
-                    }
-                    return ready.hasNext();
-                }
-
-                @Override
-                public Row next() {
-                    if (!hasNext()) {
-                        throw new NoSuchElementException();
-                    }
-                    return ready.next();
-                }
-
-                private List<Row> nextBatch() {
-                    if (loaded == null) {
-                        // Acquired on first use (an empty partition loads nothing), released when the task ends
-                        // (also when a downstream limit stops reading early, or the task fails).
-                        ExecutorModelCache.LoadedModel m = ExecutorModelCache.acquire(spec.model());
-                        TaskContext tc = TaskContext.get();
-                        if (tc != null) {
-                            tc.addTaskCompletionListener((TaskCompletionListener) ctx -> m.release());
-                        }
-                        loaded = m;
+                public Batch take() {
+                    if (current == null && !input.hasNext()) {
+                        return null;
                     }
                     List<Row> sources = new ArrayList<>(spec.batchSize());
                     List<PromptRef> refs = new ArrayList<>(spec.batchSize());
@@ -434,19 +373,18 @@ public final class Generator extends Transformer {
                             current = null;
                         }
                     }
-                    return generate(sources, refs);
+                    return new Batch(sources, refs);
                 }
 
-                private List<Row> generate(List<Row> sources, List<PromptRef> refs) {
-                    List<Completion> done;
-                    try (AutoCloseable scope = SparkExecutors.inferenceScope()) {
-                        done = GenerationEngine.generate(loaded.model(), loaded.tokenizer(), refs, spec.params(),
-                                spec.batchSize(), spec.useKvCache());
-                    } catch (RuntimeException e) {
-                        throw e;
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
+                @Override
+                public List<Row> run(ExecutorModelCache.LoadedModel loaded, Batch batch) {
+                    return generate(loaded, batch.sources(), batch.refs());
+                }
+
+                private List<Row> generate(ExecutorModelCache.LoadedModel loaded, List<Row> sources,
+                                           List<PromptRef> refs) {
+                    List<Completion> done = GenerationEngine.generate(loaded.model(), loaded.tokenizer(), refs,
+                            spec.params(), spec.batchSize(), spec.useKvCache());
                     String executor = SparkExecutors.executorId();
                     long version = spec.model().version();
                     int w = spec.inputWidth();

@@ -1,22 +1,14 @@
 package org.sparkrlhf.rollouts.spark;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
+import org.sparkrlhf.core.model.CheckpointBlob;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 
-import java.io.ByteArrayInputStream;
-import java.io.DataInputStream;
-import java.io.IOException;
 import java.io.Serializable;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
 
@@ -46,8 +38,6 @@ import java.util.Objects;
 public final class ModelBroadcast implements Serializable {
 
     private static final long serialVersionUID = 1L;
-    private static final byte[] MAGIC = "SRLHFCK1".getBytes(StandardCharsets.US_ASCII);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String modelKey;
     private final long version;
@@ -172,54 +162,18 @@ public final class ModelBroadcast implements Serializable {
      */
     private static BlobInfo inspect(byte[] blob) {
         Objects.requireNonNull(blob, "checkpointBlob");
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(blob))) {
-            if (!Arrays.equals(in.readNBytes(MAGIC.length), MAGIC)) {
-                throw new IllegalArgumentException("not a checkpoint blob (HfCheckpoint.toBytes)");
-            }
-            String config = null;
-            Boolean head = null;
-            boolean tokenizer = false;
-            int offset = MAGIC.length;
-            for (int i = 0; i < 4; i++) {
-                String name = in.readUTF();
-                long len = in.readLong();
-                offset += 2 + name.getBytes(StandardCharsets.UTF_8).length + 8;
-                if (len < 0) {
-                    continue;
-                }
-                switch (name) {
-                    case HfCheckpoint.CONFIG -> config = new String(blob, offset, (int) len, StandardCharsets.UTF_8);
-                    case HfCheckpoint.WEIGHTS -> head = hasScoreTensor(blob, offset, len);
-                    case HfCheckpoint.TOKENIZER -> tokenizer = true;
-                    default -> { }
-                }
-                in.skipNBytes(len);
-                offset += (int) len;
-            }
-            if (config == null || head == null) {
-                throw new IllegalArgumentException("checkpoint blob lacks " + (config == null ? HfCheckpoint.CONFIG
-                        : HfCheckpoint.WEIGHTS));
-            }
-            if (!tokenizer) {
-                throw new IllegalArgumentException("checkpoint blob lacks " + HfCheckpoint.TOKENIZER
-                        + ": executors need the tokenizer to encode prompts and completions");
-            }
-            LlamaConfig.fromJson(config); // rejects configs the model cannot compute, here on the driver
-            return new BlobInfo(config, head);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("truncated checkpoint blob", e);
+        CheckpointBlob files = CheckpointBlob.parse(blob);
+        String config = files.text(HfCheckpoint.CONFIG);
+        if (config == null || !files.has(HfCheckpoint.WEIGHTS)) {
+            throw new IllegalArgumentException("checkpoint blob lacks " + (config == null ? HfCheckpoint.CONFIG
+                    : HfCheckpoint.WEIGHTS));
         }
-    }
-
-    private static boolean hasScoreTensor(byte[] blob, int start, long len) throws IOException {
-        if (len < 8) {
-            throw new IllegalArgumentException("safetensors section too short");
+        boolean head = files.tensorNames().contains(LlamaModel.SCORE);
+        if (!files.has(HfCheckpoint.TOKENIZER)) {
+            throw new IllegalArgumentException("checkpoint blob lacks " + HfCheckpoint.TOKENIZER
+                    + ": executors need the tokenizer to encode prompts and completions");
         }
-        long headerLen = ByteBuffer.wrap(blob, start, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLen < 2 || 8 + headerLen > len) {
-            throw new IllegalArgumentException("bad safetensors header length " + headerLen);
-        }
-        JsonNode header = JSON.readTree(new String(blob, start + 8, (int) headerLen, StandardCharsets.UTF_8));
-        return header.has(LlamaModel.SCORE);
+        LlamaConfig.fromJson(config); // rejects configs the model cannot compute, here on the driver
+        return new BlobInfo(config, head);
     }
 }

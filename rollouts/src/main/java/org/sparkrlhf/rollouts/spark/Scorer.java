@@ -1,17 +1,11 @@
 package org.sparkrlhf.rollouts.spark;
 
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
-import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable;
-import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.ArrayType;
@@ -19,7 +13,6 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.TaskCompletionListener;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
 import java.io.Serializable;
@@ -27,10 +20,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
- * A Spark ML {@link Transformer} that scores (prompt, completion) rows with a broadcast model on the executors:
+ * A Spark ML transformer ({@link BroadcastModelTransformer}) that scores (prompt, completion) rows with a broadcast model on the executors:
  * it adds the per-token log-probs of the completion, their sum and, for a model with a scalar head, the score.
  *
  * <pre>
@@ -45,20 +37,12 @@ import java.util.NoSuchElementException;
  * the eos when it is not appended). Token convention and math: {@link BatchScoring}. A row whose prompt or
  * completion is null gets nulls.
  *
- * <p>Each partition acquires the model from {@link ExecutorModelCache} (loaded once per executor and version),
- * scores its rows in batches of {@code batchSize} in arrival order, under no-grad with the task's torch threads
- * ({@link SparkExecutors#inferenceScope()}), and releases the model when the task completes.
- *
- * <p>The model is set with {@link #setModel(ModelBroadcast)}, not as a Spark {@code Param}: Params must encode as
- * JSON for ML persistence, and a broadcast is a live handle into one SparkContext. For the same reason the
- * Scorer is not {@code MLWritable}; persist the checkpoint and re-publish it instead. {@link #copy} keeps the model.
+ * <p>Each partition scores its rows in batches of {@code batchSize} in arrival order, with the model and the
+ * inference scope of every {@link BroadcastModelTransformer}.
  */
-public final class Scorer extends Transformer {
+public final class Scorer extends BroadcastModelTransformer<Scorer> {
 
     private static final long serialVersionUID = 1L;
-
-    private final String uid;
-    private ModelBroadcast model;
 
     private final Param<String> promptCol;
     private final Param<String> completionCol;
@@ -77,7 +61,7 @@ public final class Scorer extends Transformer {
 
     /** Spark ML's copy machinery needs this constructor. */
     public Scorer(String uid) {
-        this.uid = uid;
+        super(uid);
         promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
         completionCol = new Param<>(this, "completionCol", "input column with the completion text (string)");
         completionIdsCol = new Param<>(this, "completionIdsCol", "optional input column with the completion's"
@@ -102,11 +86,6 @@ public final class Scorer extends Transformer {
         setDefault(batchSize, 16);
         setDefault(appendEos, true);
         setDefault(temperature, 1.0);
-    }
-
-    @Override
-    public String uid() {
-        return uid;
     }
 
     // -------------------------------------------------------------------------------------- params
@@ -149,15 +128,6 @@ public final class Scorer extends Transformer {
 
     public DoubleParam temperature() {
         return temperature;
-    }
-
-    public Scorer setModel(ModelBroadcast model) {
-        this.model = model;
-        return this;
-    }
-
-    public ModelBroadcast getModel() {
-        return model;
     }
 
     public Scorer setPromptCol(String v) {
@@ -230,13 +200,6 @@ public final class Scorer extends Transformer {
         return (Double) $(temperature);
     }
 
-    @Override
-    public Scorer copy(ParamMap extra) {
-        Scorer c = (Scorer) defaultCopy(extra);
-        c.model = model;
-        return c;
-    }
-
     // -------------------------------------------------------------------------------------- schema
 
     private String optional(Param<String> p) {
@@ -244,14 +207,12 @@ public final class Scorer extends Transformer {
     }
 
     private boolean withScore() {
-        return model.hasScoreHead();
+        return getModel().hasScoreHead();
     }
 
     @Override
     public StructType transformSchema(StructType schema) {
-        if (model == null) {
-            throw new IllegalStateException("Scorer " + uid + ": no model; call setModel(ModelBroadcast) first");
-        }
+        requireModel();
         String ids = optional(completionIdsCol);
         requireColumn(schema, $(promptCol), "promptCol", DataTypes.StringType);
         if (ids == null) {
@@ -302,17 +263,15 @@ public final class Scorer extends Transformer {
     // ----------------------------------------------------------------------------------- transform
 
     @Override
-    public Dataset<Row> transform(Dataset<?> dataset) {
-        StructType in = dataset.schema();
-        StructType out = transformSchema(in);
+    protected ModelPartitions<?> partitions(StructType in) {
         String ids = optional(completionIdsCol);
         String eosCol = optional(appendEosCol);
-        Spec spec = new Spec(model, in.fieldIndex($(promptCol)),
+        Spec spec = new Spec(getModel(), in.fieldIndex($(promptCol)),
                 ids == null ? in.fieldIndex($(completionCol)) : -1,
                 ids == null ? -1 : in.fieldIndex(ids),
                 eosCol == null ? -1 : in.fieldIndex(eosCol),
                 getBatchSize(), getAppendEos(), getTemperature(), withScore(), in.length());
-        return dataset.toDF().mapPartitions(new ScorePartition(spec), Encoders.row(out));
+        return new ScorePartition(spec);
     }
 
     /** What a task needs: column positions and settings, no reference to the Scorer itself. */
@@ -322,51 +281,32 @@ public final class Scorer extends Transformer {
     }
 
     /** Runs on the executors: lazily pulls {@code batchSize} rows, scores them, emits them with the new columns. */
-    private static final class ScorePartition implements MapPartitionsFunction<Row, Row> {
+    private static final class ScorePartition extends ModelPartitions<List<Row>> {
         private static final long serialVersionUID = 1L;
         private final Spec spec;
 
         ScorePartition(Spec spec) {
+            super(spec.model());
             this.spec = spec;
         }
 
         @Override
-        public Iterator<Row> call(Iterator<Row> input) {
-            return new Iterator<>() {
-                private ExecutorModelCache.LoadedModel loaded;
-                private Iterator<Row> ready = java.util.Collections.emptyIterator();
-
+        protected Batches<List<Row>> batches(Iterator<Row> input) {
+            return new Batches<>() {
                 @Override
-                public boolean hasNext() {
-                    while (!ready.hasNext() && input.hasNext()) {
-                        ready = scoreNextBatch().iterator();
-                    }
-                    return ready.hasNext();
-                }
-
-                @Override
-                public Row next() {
-                    if (!hasNext()) {
-                        throw new NoSuchElementException();
-                    }
-                    return ready.next();
-                }
-
-                private List<Row> scoreNextBatch() {
-                    if (loaded == null) {
-                        // Acquired on first use (an empty partition loads nothing) and released when the task
-                        // ends, also when a downstream limit() stops reading early or the task fails.
-                        ExecutorModelCache.LoadedModel m = ExecutorModelCache.acquire(spec.model());
-                        TaskContext tc = TaskContext.get();
-                        if (tc != null) {
-                            tc.addTaskCompletionListener((TaskCompletionListener) ctx -> m.release());
-                        }
-                        loaded = m;
+                public List<Row> take() {
+                    if (!input.hasNext()) {
+                        return null;
                     }
                     List<Row> rows = new ArrayList<>(spec.batchSize());
                     while (rows.size() < spec.batchSize() && input.hasNext()) {
                         rows.add(input.next());
                     }
+                    return rows;
+                }
+
+                @Override
+                public List<Row> run(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
                     return score(loaded, rows);
                 }
             };
@@ -384,15 +324,8 @@ public final class Scorer extends Transformer {
                     seqs.add(s);
                 }
             }
-            List<BatchScoring.Result> results;
-            try (AutoCloseable scope = SparkExecutors.inferenceScope()) {
-                results = BatchScoring.score(loaded.model(), seqs, spec.temperature(), spec.withScore(),
-                        loaded.model().manager());
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
+            List<BatchScoring.Result> results = BatchScoring.score(loaded.model(), seqs, spec.temperature(),
+                    spec.withScore(), loaded.model().manager());
             List<Row> out = new ArrayList<>(rows.size());
             int extra = spec.withScore() ? 3 : 2;
             for (int r = 0; r < rows.size(); r++) {

@@ -1,0 +1,47 @@
+package org.sparkrlhf.jobs.stages;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.model.HfCheckpoint;
+import org.sparkrlhf.core.model.LlamaConfig;
+import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.tokenizer.CharTokenizer;
+
+/** The one checkpoint loader of the stages: what a user reads when a checkpoint cannot serve. */
+class ModelsTest {
+
+  @Test
+  void aMissingCheckpointIsOneLineNamingItsRoleAndPath(@TempDir Path dir) {
+    String missing = dir.resolve("step-000100").toString();
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      UserError e = assertThrows(UserError.class, () -> Models.checkpoint("reference checkpoint", missing, m));
+      assertEquals("cannot load reference checkpoint " + missing + ": no config.json in " + missing
+          + " (not a checkpoint, or an interrupted save)", e.getMessage());
+      assertEquals("cannot load checkpoint " + missing + ": no config.json in " + missing
+          + " (not a checkpoint, or an interrupted save)",
+          assertThrows(UserError.class, () -> Models.load(missing, m)).getMessage());
+    }
+  }
+
+  @Test
+  void aCheckpointWithoutTokenizerIsRefused(@TempDir Path dir) {
+    String path = dir.resolve("no-tokenizer").toString();
+    CharTokenizer tok = new CharTokenizer();
+    LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, tok.vocabSize(), 32, 10000.0, 1e-5, true, tok.bosId(),
+        tok.eosId(), tok.padId());
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      try (LlamaModel model = LlamaModel.init(cfg, false, 1, m)) {
+        HfCheckpoint.save(model, null, Map.of(), path);
+      }
+      UserError e = assertThrows(UserError.class, () -> Models.checkpoint("checkpoint", path, m));
+      assertEquals("checkpoint " + path + " has no tokenizer.json", e.getMessage());
+    }
+  }
+}
