@@ -60,9 +60,10 @@ public class GrpoConfig {
   /** Global gradient-norm clip; 0 disables (TRL: {@code max_grad_norm}). Default 1.0. */
   public double gradClip = 1.0;
   /**
-   * Advantage estimator: {@code grpo} (group mean and std), {@code dr_grpo} (mean only, Dr. GRPO) or
-   * {@code rloo} (leave-one-out mean), or {@code grpo_process} (GRPO with process supervision, DeepSeekMath §4.1.3:
-   * per-token advantages from step rewards, here the task checker's validity of each line). Default {@code grpo}.
+   * Advantage estimator, by its name in {@code AdvantageEstimators}: {@code grpo} (group mean and std),
+   * {@code dr_grpo} (mean only, Dr. GRPO) or {@code rloo} (leave-one-out mean), or {@code grpo_process} (GRPO with
+   * process supervision, DeepSeekMath §4.1.3: per-token advantages from the rewarder's step rewards, with the rules
+   * the task checker's validity of each line), or one registered there by name. Default {@code grpo}.
    */
   public String advantage = "grpo";
   /** Lower clip range ε_low of the ratio (TRL: {@code epsilon}). Default 0.2. */
