@@ -1,13 +1,13 @@
 package org.sparkrlhf.grpo.algos;
 
-import java.util.Map;
-import java.util.TreeMap;
+import org.sparkrlhf.core.algos.Registry;
 
 /**
- * Advantage estimators by config name:
- * {@code grpo} (group mean and unbiased std, eps 1e-6), {@code dr_grpo} (group mean only),
- * {@code rloo} (leave-one-out mean); and {@code grpo_process}, GRPO with process supervision, which needs step
- * rewards instead of one score per completion ({@link Advantages#grpoProcess}; see {@link #isProcess}).
+ * Advantage estimators by config name (verl's {@code register_adv_est}): the sequence-level {@value #GRPO} (group
+ * mean and unbiased std, eps 1e-6), {@value #DR_GRPO} (group mean only) and {@value #RLOO} (leave-one-out mean), and
+ * the token-level {@value #GRPO_PROCESS}, GRPO with process supervision over step rewards
+ * ({@link Advantages#grpoProcessPerToken}). {@code REGISTRY.register(name, estimator)} adds another, which
+ * {@code grpo.advantage} then selects by that name.
  */
 public final class AdvantageEstimators {
 
@@ -16,44 +16,16 @@ public final class AdvantageEstimators {
     public static final String RLOO = "rloo";
     public static final String GRPO_PROCESS = "grpo_process";
 
-    private static final Map<String, AdvantageEstimator> REGISTRY = new TreeMap<>(Map.of(
-            GRPO, (s, g) -> Advantages.grpo(s, g, true, Advantages.DEFAULT_EPS),
-            DR_GRPO, (s, g) -> Advantages.grpo(s, g, false, Advantages.DEFAULT_EPS),
-            RLOO, Advantages::rloo));
+    /** The advantage estimators by name (verl's {@code ADV_ESTIMATOR_REGISTRY}). */
+    public static final Registry<AdvantageEstimator> REGISTRY = new Registry<AdvantageEstimator>(
+            "advantage estimator")
+            .register(GRPO, AdvantageEstimator.outcome((s, g) -> Advantages.grpo(s, g, true, Advantages.DEFAULT_EPS)))
+            .register(DR_GRPO,
+                    AdvantageEstimator.outcome((s, g) -> Advantages.grpo(s, g, false, Advantages.DEFAULT_EPS)))
+            .register(RLOO, AdvantageEstimator.outcome(Advantages::rloo))
+            .register(GRPO_PROCESS, AdvantageEstimator.overSteps(in -> Advantages.grpoProcessPerToken(
+                    in.stepRewards(), in.stepOfToken(), in.groupIds(), Advantages.DEFAULT_EPS)));
 
     private AdvantageEstimators() {
-    }
-
-    /** True for an estimator over step rewards ({@code grpo_process}) rather than one score per completion. */
-    public static boolean isProcess(String name) {
-        return GRPO_PROCESS.equals(name);
-    }
-
-    /**
-     * The outcome estimator of a name.
-     *
-     * @throws IllegalArgumentException for an unknown name, listing the known ones, and for a process estimator
-     */
-    public static AdvantageEstimator byName(String name) {
-        requireKnown(name);
-        if (isProcess(name)) {
-            throw new IllegalArgumentException("'" + name + "' takes step rewards, not one score per completion");
-        }
-        return REGISTRY.get(name);
-    }
-
-    /** @throws IllegalArgumentException for a name that is neither an outcome nor a process estimator */
-    public static void requireKnown(String name) {
-        if (name == null || !names().contains(name)) {
-            throw new IllegalArgumentException("unknown advantage estimator '" + name + "'; known: "
-                    + String.join(", ", names()));
-        }
-    }
-
-    /** The known names, sorted. */
-    public static java.util.Set<String> names() {
-        java.util.Set<String> all = new java.util.TreeSet<>(REGISTRY.keySet());
-        all.add(GRPO_PROCESS);
-        return all;
     }
 }

@@ -98,6 +98,25 @@ public final class Advantages {
         return adv;
     }
 
+    /**
+     * {@link #grpoProcess} spread over the tokens: a token of step k gets {@code A_i^k}, and a token after the last
+     * step (an eos after the final newline) that of the last step. A completion without step rewards gets zeros.
+     *
+     * @param stepOfToken per completion, the step of each of its tokens
+     */
+    public static double[][] grpoProcessPerToken(double[][] stepRewards, int[][] stepOfToken, int[] groupIds,
+            double eps) {
+        double[][] stepAdv = grpoProcess(stepRewards, groupIds, eps);
+        double[][] adv = new double[stepAdv.length][];
+        for (int i = 0; i < stepAdv.length; i++) {
+            int[] step = stepOfToken[i];
+            adv[i] = new double[step.length];
+            if (stepAdv[i].length == 0) continue;
+            for (int k = 0; k < step.length; k++) adv[i][k] = stepAdv[i][Math.min(step[k], stepAdv[i].length - 1)];
+        }
+        return adv;
+    }
+
     /** {@link #grpo(double[], int[], boolean, double)} over NDArrays: contiguous groups of {@code groupSize}. */
     public static NDArray grpo(NDArray scores, int groupSize, boolean normalizeByStd, double eps) {
         double[] s = toDoubles(scores);
@@ -163,14 +182,14 @@ public final class Advantages {
         }
     }
 
-    static double[] toDoubles(NDArray a) {
+    private static double[] toDoubles(NDArray a) {
         if (a.getShape().dimension() != 1) {
             throw new IllegalArgumentException("scores must be 1-D [N], got " + a.getShape());
         }
         return a.toType(DataType.FLOAT64, false).toDoubleArray();
     }
 
-    static float[] toFloats(double[] d) {
+    private static float[] toFloats(double[] d) {
         float[] f = new float[d.length];
         for (int i = 0; i < d.length; i++) {
             f[i] = (float) d[i];

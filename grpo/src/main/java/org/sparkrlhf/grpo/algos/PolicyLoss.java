@@ -1,12 +1,14 @@
 package org.sparkrlhf.grpo.algos;
 
 import ai.djl.ndarray.NDArray;
+import org.sparkrlhf.core.algos.Kl;
 
-/** Policy-gradient surrogate losses over per-token log-probs. */
-public final class PolicyLoss {
-
-    private PolicyLoss() {
-    }
+/**
+ * A policy-gradient surrogate loss over per-token log-probs, selected by name from {@link PolicyLosses}
+ * (verl's {@code register_policy_loss}).
+ */
+@FunctionalInterface
+public interface PolicyLoss {
 
     /**
      * The result of a surrogate loss.
@@ -17,8 +19,21 @@ public final class PolicyLoss {
      * @param approxKl masked token-mean of {@code old − new} log-probs, a k1 estimate of
      *     KL(π_old ‖ π_θ) on samples from π_old; verl's {@code ppo_kl}
      */
-    public record Result(NDArray loss, float clipFraction, float approxKl) {
+    record Result(NDArray loss, float clipFraction, float approxKl) {
     }
+
+    /**
+     * The loss of a batch.
+     *
+     * @param logProbs [B, T] current policy log-probs of the sampled tokens (with gradient)
+     * @param oldLogProbs [B, T] log-probs under the policy that sampled them (no gradient)
+     * @param advantages [B] (one per sequence, broadcast over tokens) or [B, T]
+     * @param mask [B, T] float 0/1, 1 on completion tokens
+     * @param clipLow ε_low, the ratio's lower clip range, for losses that clip
+     * @param clipHigh ε_high, the upper one
+     */
+    Result compute(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask, double clipLow,
+            double clipHigh, Aggregation aggregation);
 
     /**
      * PPO's token-level clipped surrogate (Schulman et al. 2017, "Proximal Policy Optimization
@@ -34,14 +49,10 @@ public final class PolicyLoss {
      * {@code −A·clip(ratio) > −A·ratio} strictly (a positive advantage with ratio above
      * 1 + clipHigh, or a negative one with ratio below 1 − clipLow).
      *
-     * @param logProbs [B, T] current policy log-probs of the sampled tokens (with gradient)
-     * @param oldLogProbs [B, T] log-probs under the policy that sampled them (no gradient)
-     * @param advantages [B] (one per sequence, broadcast over tokens) or [B, T]
-     * @param mask [B, T] float 0/1, 1 on completion tokens
-     * @param clipLow ε_low, e.g. 0.2
-     * @param clipHigh ε_high, e.g. 0.2 (PPO) or 0.28 (DAPO)
+     * Registered as {@value PolicyLosses#PPO_CLIP}. {@code clipLow} ε_low is e.g. 0.2, {@code clipHigh} ε_high e.g.
+     * 0.2 (PPO) or 0.28 (DAPO); the other parameters as {@link #compute}.
      */
-    public static Result clippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
+    static Result clippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
             double clipLow, double clipHigh, Aggregation aggregation) {
         NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
         NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);

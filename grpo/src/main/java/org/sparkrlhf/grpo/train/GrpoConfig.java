@@ -56,9 +56,10 @@ public class GrpoConfig extends OptimizerSettings {
   /** Most tokens generated per completion, eos included (TRL: {@code max_completion_length}). Default 160. */
   public int maxNewTokens = 160;
   /**
-   * Advantage estimator: {@code grpo} (group mean and std), {@code dr_grpo} (mean only, Dr. GRPO) or
-   * {@code rloo} (leave-one-out mean), or {@code grpo_process} (GRPO with process supervision, DeepSeekMath §4.1.3:
-   * per-token advantages from step rewards, here the task checker's validity of each line). Default {@code grpo}.
+   * Advantage estimator, by its name in {@code AdvantageEstimators}: {@code grpo} (group mean and std),
+   * {@code dr_grpo} (mean only, Dr. GRPO) or {@code rloo} (leave-one-out mean), or {@code grpo_process} (GRPO with
+   * process supervision, DeepSeekMath §4.1.3: per-token advantages from the rewarder's step rewards, with the rules
+   * the task checker's validity of each line), or one registered there by name. Default {@code grpo}.
    */
   public String advantage = "grpo";
   /** Lower clip range ε_low of the ratio (TRL: {@code epsilon}). Default 0.2. */

@@ -23,9 +23,10 @@ import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 import org.sparkrlhf.grpo.algos.AdvantageEstimator;
 import org.sparkrlhf.grpo.algos.AdvantageEstimators;
-import org.sparkrlhf.grpo.algos.Advantages;
+import org.sparkrlhf.grpo.algos.AdvantageInput;
 import org.sparkrlhf.grpo.algos.Aggregation;
 import org.sparkrlhf.grpo.algos.GrpoLoss;
+import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.reward.rules.RewardRules;
 import org.sparkrlhf.rollouts.engine.Completion;
@@ -68,7 +69,6 @@ public final class GrpoTrainer {
   private final List<GrpoPrompt> prompts;
   private final RolloutSource source;
   private final Rewarder rewarder;
-  private final StepRewarder stepRewarder = StepRewarder.lineValidity();
   private final AdvantageEstimator estimator;
   private final Aggregation aggregation;
   private final PolicyOptimizer optimizer;
@@ -77,7 +77,7 @@ public final class GrpoTrainer {
   /**
    * One scored sample of an iteration.
    *
-   * @param advantage its advantage (for {@code grpo_process}, the one of its first token)
+   * @param advantage the advantage of its first token (for a sequence-level estimator, that of all its tokens)
    * @param executorId the Spark executor that sampled and scored it ({@code "driver"} in process)
    */
   public record Rollout(GrpoPrompt prompt, Completion completion, RewardResult reward, double advantage,
@@ -101,6 +101,7 @@ public final class GrpoTrainer {
    * @param policy the model to train (its gradients get attached); starts as the reference's copy
    * @param reference frozen reference (never updated; may be null when kl_coef is 0, then kl_ref is not reported)
    * @param prompts the training prompts (order matters for reproducibility: pass them sorted by id)
+   * @param rewarder the outcome rewards and, for an estimator over steps ({@code grpo_process}), the step rewards
    */
   public GrpoTrainer(GrpoConfig config, LlamaModel policy, LlamaModel reference, TextTokenizer tok,
       List<GrpoPrompt> prompts, RolloutSource source, Rewarder rewarder) {
@@ -121,7 +122,7 @@ public final class GrpoTrainer {
     this.prompts = List.copyOf(prompts);
     this.source = source;
     this.rewarder = rewarder;
-    this.estimator = AdvantageEstimators.isProcess(config.advantage) ? null : AdvantageEstimators.byName(config.advantage);
+    this.estimator = AdvantageEstimators.REGISTRY.byName(config.advantage);
     this.aggregation = Aggregation.byName(config.aggregation);
     this.optimizer = new PolicyOptimizer(LrSchedule.constant(config.lr), config.weightDecay, config.beta1,
         config.beta2, config.gradClip);
@@ -274,29 +275,36 @@ public final class GrpoTrainer {
       groups[i] = i / g;
       tokens += c.length();
     }
-    // Per-token advantages: one value per completion broadcast over its tokens (outcome estimators), or the
-    // process-supervised sum over the steps ending at or after each token (grpo_process).
-    float[][] tokenAdv = new float[n][];
-    double[] adv;
-    if (estimator != null) {
-      adv = estimator.compute(rewards, groups);
+    // Per-token advantages from the chosen estimator: one value per completion on all its tokens (sequence-level
+    // estimators), or one per token (grpo_process: the rewarder's step rewards, a step being a line).
+    int[] lengths = new int[n];
+    for (int i = 0; i < n; i++) lengths[i] = completions.get(i).length();
+    double[][] stepRewards = null;
+    int[][] stepOfToken = null;
+    if (estimator.needsStepRewards()) {
+      stepRewards = new double[n][];
+      stepOfToken = new int[n][];
       for (int i = 0; i < n; i++) {
-        tokenAdv[i] = new float[completions.get(i).length()];
-        java.util.Arrays.fill(tokenAdv[i], (float) adv[i]);
-      }
-    } else {
-      double[][] stepRewards = new double[n][];
-      for (int i = 0; i < n; i++) stepRewards[i] = stepRewarder.stepRewards(chosen.get(i / g), completions.get(i));
-      double[][] stepAdv = Advantages.grpoProcess(stepRewards, groups, Advantages.DEFAULT_EPS);
-      adv = new double[n];
-      for (int i = 0; i < n; i++) {
-        int[] line = lineOfToken(tok, completions.get(i).tokenIds());
-        tokenAdv[i] = new float[line.length];
-        for (int k = 0; k < line.length; k++) {
-          tokenAdv[i][k] = stepAdv[i].length == 0 ? 0f : (float) stepAdv[i][Math.min(line[k], stepAdv[i].length - 1)];
+        GrpoPrompt p = chosen.get(i / g);
+        stepRewards[i] = rewarder.stepRewards(p.prompt(), p.answer(), completions.get(i));
+        if (stepRewards[i] == null) {
+          throw new IllegalStateException("advantage '" + config.advantage
+              + "' needs step rewards, and the rewarder gives outcome rewards only");
         }
-        adv[i] = stepAdv[i].length == 0 ? 0 : stepAdv[i][0];
+        stepOfToken[i] = lineOfToken(tok, completions.get(i).tokenIds());
       }
+    }
+    double[][] perToken = estimator.compute(new AdvantageInput(rewards, groups, lengths, stepRewards, stepOfToken));
+    float[][] tokenAdv = new float[n][];
+    double[] adv = new double[n];
+    for (int i = 0; i < n; i++) {
+      if (perToken[i].length != lengths[i]) {
+        throw new IllegalStateException("advantage '" + config.advantage + "' gave " + perToken[i].length
+            + " token advantages for a completion of " + lengths[i] + " tokens");
+      }
+      tokenAdv[i] = new float[lengths[i]];
+      for (int k = 0; k < lengths[i]; k++) tokenAdv[i][k] = (float) perToken[i][k];
+      adv[i] = lengths[i] == 0 ? 0 : perToken[i][0];
     }
     List<int[]> promptTokens = new ArrayList<>(n);
     for (GrpoPrompt p : chosen) {

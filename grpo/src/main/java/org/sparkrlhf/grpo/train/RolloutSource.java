@@ -3,6 +3,7 @@ package org.sparkrlhf.grpo.train;
 import java.util.ArrayList;
 import java.util.List;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.PromptRef;
@@ -39,8 +40,8 @@ public interface RolloutSource {
     List<Completion> completions = generate(policy, policyVersion, requests, params);
     List<Scored> out = new ArrayList<>(completions.size());
     for (int i = 0; i < completions.size(); i++) {
-      out.add(new Scored(completions.get(i), rewarder.score(prompts.get(i / groupSize), completions.get(i)),
-          "driver"));
+      GrpoPrompt p = prompts.get(i / groupSize);
+      out.add(new Scored(completions.get(i), rewarder.score(p.prompt(), p.answer(), completions.get(i)), "driver"));
     }
     return out;
   }

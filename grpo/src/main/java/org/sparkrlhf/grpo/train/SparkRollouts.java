@@ -16,6 +16,7 @@ import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.GenerationEngine;
@@ -29,7 +30,7 @@ import org.sparkrlhf.rollouts.spark.ModelBroadcast;
  * only when the weights changed), each executor loads it once per version, and the {@link Generator}
  * samples G completions per prompt in its partitions. Samples are a function of (seed, prompt id, sample
  * index) only, so they equal {@link InProcessRollouts}' and a re-run task after a lost executor
- * reproduces them. {@link #sampleAndScore} also computes the rule rewards on the executors, beside the samples.
+ * reproduces them. {@link #sampleAndScore} also computes the rewards on the executors, beside the samples.
  */
 public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private static final String PROMPT_TOKENS = "prompt_tokens";
@@ -215,9 +216,8 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
 
     @Override
     public Row call(Row r) {
-      GrpoPrompt p = new GrpoPrompt(r.getString(cols.id()), r.getString(cols.prompt()),
-          r.isNullAt(cols.answer()) ? null : r.getString(cols.answer()));
-      RewardResult res = rewarder.score(p, cols.completion(r));
+      RewardResult res = rewarder.score(r.getString(cols.prompt()),
+          r.isNullAt(cols.answer()) ? null : r.getString(cols.answer()), cols.completion(r));
       Object[] values = new Object[r.length() + 2];
       for (int i = 0; i < r.length(); i++) values[i] = r.get(i);
       values[r.length()] = res.total();

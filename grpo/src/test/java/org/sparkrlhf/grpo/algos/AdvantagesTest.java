@@ -63,19 +63,39 @@ class AdvantagesTest {
             float b = (float) (-0.25 / (0.5 + EPS));
             float c = (float) (0.75 / (0.5 + EPS));
             assertArrayEquals(new float[] {a, -a, -a, a, b, b, b, c}, got, 1e-6f);
-            assertArrayEquals(new float[] {-0.25f, -0.25f, -0.25f, 0.75f},
-                    AdvantageEstimators.byName("dr_grpo").compute(m.create(new float[] {0, 0, 0, 1}), 4).toFloatArray(),
-                    1e-7f);
             assertArrayEquals(new float[] {2f / 3, -2f / 3, -2f / 3, 2f / 3},
                     Advantages.rloo(m.create(new float[] {1, 0, 0, 1}), 4).toFloatArray(), 1e-6f);
-            assertArrayEquals(new float[] {a, -a, -a, a},
-                    AdvantageEstimators.byName("grpo").compute(m.create(new float[] {1, 0, 0, 1}), 4).toFloatArray(), 1e-6f);
-            assertArrayEquals(new float[] {1, -1},
-                    AdvantageEstimators.byName("rloo").compute(m.create(new float[] {1, 0}), 2).toFloatArray(), 1e-6f);
             assertThrows(IllegalArgumentException.class, () -> Advantages.grpo(m.create(new float[] {1, 0, 0}), 2, true, EPS));
         }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AdvantageEstimators.byName("ppo"));
-        assertTrue(e.getMessage().contains("dr_grpo") && e.getMessage().contains("rloo"), e.getMessage());
+    }
+
+    @Test
+    void registeredSequenceLevelEstimatorsPutOneAdvantageOnEveryToken() {
+        // Completions of 2, 1 and 3 tokens; [1, 0] in group 0 and a lone 0.5 in group 1.
+        AdvantageInput in = AdvantageInput.outcome(new double[] {1, 0, 0.5}, new int[] {0, 0, 1}, new int[] {2, 1, 3});
+        // grpo: mean 0.5, unbiased std sqrt(0.5) -> ±0.5 / (0.7071068 + eps); a lone 0.5 -> 0.5 / (1 + eps).
+        double a = 0.5 / (Math.sqrt(0.5) + EPS);
+        double s = 0.5 / (1 + EPS);
+        assertPerToken(new double[][] {{a, a}, {-a}, {s, s, s}},
+                AdvantageEstimators.REGISTRY.byName("grpo").compute(in));
+        // dr_grpo: mean only -> ±0.5; the lone one keeps 0.5.
+        assertPerToken(new double[][] {{0.5, 0.5}, {-0.5}, {0.5, 0.5, 0.5}},
+                AdvantageEstimators.REGISTRY.byName("dr_grpo").compute(in));
+        // rloo: 1 - 0 = 1, 0 - 1 = -1; the lone one keeps its score.
+        assertPerToken(new double[][] {{1, 1}, {-1}, {0.5, 0.5, 0.5}},
+                AdvantageEstimators.REGISTRY.byName("rloo").compute(in));
+        for (String name : java.util.List.of("grpo", "dr_grpo", "rloo")) {
+            assertTrue(!AdvantageEstimators.REGISTRY.byName(name).needsStepRewards(), name);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> AdvantageEstimators.REGISTRY.byName("ppo"));
+        assertTrue(e.getMessage().contains("dr_grpo") && e.getMessage().contains("rloo")
+                && e.getMessage().contains("grpo_process"), e.getMessage());
+    }
+
+    static void assertPerToken(double[][] expected, double[][] got) {
+        assertEquals(expected.length, got.length);
+        for (int i = 0; i < expected.length; i++) assertArrayEquals(expected[i], got[i], 1e-12, "completion " + i);
     }
 
     @Test
@@ -97,8 +117,25 @@ class AdvantagesTest {
         // eps enters the denominator as in grpo: 0.2 / (0.4472136 + 0.1)
         assertEquals(0.2 / (Math.sqrt(0.2) + 0.1), Advantages.grpoProcess(
                 new double[][] {{1, 0}, {1, 1, 1}}, new int[] {0, 0}, 0.1)[1][2], 1e-9);
-        assertTrue(AdvantageEstimators.isProcess("grpo_process"));
-        assertTrue(AdvantageEstimators.names().contains("grpo_process"));
-        assertThrows(IllegalArgumentException.class, () -> AdvantageEstimators.byName("grpo_process"));
+    }
+
+    @Test
+    void grpoProcessSpreadsStepAdvantagesOverTheTokensOfEachStep() {
+        // Group 0 as in grpoProcessByHand, with eps 1e-6: u = 1 / (sqrt(0.2) + eps); a reward of 1 normalises to
+        // 0.2u, a 0 to -0.8u; A's steps get [-0.6u, -0.8u], B's [0.6u, 0.4u, 0.2u]. A has tokens on steps 0,0,1,2
+        // (the last after its final newline: it takes the last step's); B on 0,1,1,2. Group 1 has no step rewards:
+        // zeros on its token.
+        AdvantageInput in = new AdvantageInput(new double[3], new int[] {0, 0, 1}, new int[] {4, 4, 1},
+                new double[][] {{1, 0}, {1, 1, 1}, {}}, new int[][] {{0, 0, 1, 2}, {0, 1, 1, 2}, {0}});
+        AdvantageEstimator process = AdvantageEstimators.REGISTRY.byName("grpo_process");
+        assertTrue(process.needsStepRewards());
+        double[][] adv = process.compute(in);
+        double u = 1 / (Math.sqrt(0.2) + EPS);
+        assertArrayEquals(new double[] {-0.6 * u, -0.6 * u, -0.8 * u, -0.8 * u}, adv[0], 1e-12);
+        assertArrayEquals(new double[] {0.6 * u, 0.4 * u, 0.4 * u, 0.2 * u}, adv[1], 1e-12);
+        assertArrayEquals(new double[] {0}, adv[2], 0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> process.compute(
+                AdvantageInput.outcome(new double[] {1, 0}, new int[] {0, 0}, new int[] {1, 1})));
+        assertTrue(e.getMessage().contains("step rewards"), e.getMessage());
     }
 }

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.algos.Kl;
 
 class LossesTest {
 
@@ -88,6 +89,15 @@ class LossesTest {
         PolicyLoss.Result p = PolicyLoss.clippedSurrogate(surrogateLogp(), old, m.create(new float[] {1, -2}),
                 surrogateMask(), 0.2, 0.2, Aggregation::tokenMean);
         assertEquals((-1.2 - 1 - 0.5 + 1.6 + 2.4 + 3.0) / 6, p.loss().getFloat(), 1e-5);
+
+        // The same by its registered name.
+        PolicyLoss.Result named = PolicyLosses.REGISTRY.byName("ppo_clip").compute(surrogateLogp(), old,
+                m.create(new float[] {1, -2}), surrogateMask(), 0.2, 0.28, Aggregation::tokenMean);
+        assertEquals(SURROGATE_TOKEN_MEAN, named.loss().getFloat(), 1e-5);
+        assertEquals(2.0 / 6, named.clipFraction(), 1e-6);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PolicyLosses.REGISTRY.byName("gspo"));
+        assertTrue(e.getMessage().contains("ppo_clip"), e.getMessage());
     }
 
     @Test
@@ -104,22 +114,6 @@ class LossesTest {
             gc.backward(loss);
         }
         assertArrayEquals(new float[] {-0.125f, -0.125f, -0.125f, -0.5f, 0f, 0f}, logp.getGradient().toFloatArray(), 1e-6f);
-    }
-
-    @Test
-    void k3AndK1ByHandWithClamp() {
-        NDArray logp = m.create(new float[] {-1, -2, -0.5f, -30, 0});
-        NDArray ref = m.create(new float[] {-1, -1, -1, 0, -40});
-        // d = ref - logp = [0, 1, -0.5, 30 -> clamped to 20, -40 -> clamped to -20]
-        // k3 = e^d - d - 1 = [0, e - 2, e^-0.5 - 0.5, e^20 - 21 -> clamped to 10, e^-20 + 19]
-        //      the last: 19.000000002 -> clamped to 10.
-        assertArrayEquals(new float[] {0f, (float) (Math.E - 2), (float) (Math.exp(-0.5) + 0.5 - 1), 10f, 10f},
-                Kl.k3(logp, ref).toFloatArray(), 1e-6f);
-        assertArrayEquals(new float[] {0f, -1f, 0.5f, -30f, 40f}, Kl.k1(logp, ref).toFloatArray(), 1e-6f);
-        // Unclamped k3 is never negative.
-        NDArray x = m.randomNormal(new Shape(100));
-        NDArray y = m.randomNormal(new Shape(100));
-        assertTrue(Kl.k3(x, y).min().getFloat() >= 0f);
     }
 
     @Test
@@ -161,5 +155,10 @@ class LossesTest {
         assertEquals(0f, noKl.klLoss().getFloat());
         assertThrows(IllegalArgumentException.class, () -> GrpoLoss.total(logp, logp, null, m.create(new float[] {1}),
                 mask, 0.2, 0.28, 0.1, Aggregation::tokenMean));
+        // With k2 as the KL term: ½ (logp − ref)² = [0, 0.5] -> token-mean 0.25.
+        GrpoLoss.Result k2 = GrpoLoss.total(PolicyLosses.REGISTRY.byName("ppo_clip"), Kl.REGISTRY.byName("k2"), logp,
+                logp.duplicate(), ref, m.create(new float[] {1}), mask, 0.2, 0.28, 0.1, Aggregation::tokenMean);
+        assertEquals(0.25, k2.klLoss().getFloat(), 1e-6);
+        assertEquals(-1 + 0.1 * 0.25, k2.loss().getFloat(), 1e-6);
     }
 }

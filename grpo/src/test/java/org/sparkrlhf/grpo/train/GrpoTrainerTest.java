@@ -17,6 +17,7 @@ import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 
 class GrpoTrainerTest {
@@ -29,7 +30,7 @@ class GrpoTrainerTest {
   }
 
   /** Toy reward: the fraction of the completion's characters that are '1' (a random model starts near 1/V). */
-  static final Rewarder ONES = (p, c) -> {
+  static final Rewarder ONES = (prompt, answer, c) -> {
     String t = c.text();
     long ones = t.chars().filter(ch -> ch == '1').count();
     double r = t.isEmpty() ? 0 : (double) ones / t.length();
@@ -135,8 +136,8 @@ class GrpoTrainerTest {
   }
 
   /** Even-numbered prompts always get reward 1 (their groups carry no signal); odd ones the toy reward. */
-  static final Rewarder HALF_CONSTANT = (p, c) -> Integer.parseInt(p.id().substring(1)) % 2 == 0
-      ? new RewardResult(1.0, Map.of("ones", 1.0)) : ONES.score(p, c);
+  static final Rewarder HALF_CONSTANT = (prompt, answer, c) -> Integer.parseInt(c.promptId().substring(1)) % 2 == 0
+      ? new RewardResult(1.0, Map.of("ones", 1.0)) : ONES.score(prompt, answer, c);
 
   @Test
   void filterGroupsSamplesMoreRoundsAndTrainsOnlyGroupsWhoseRewardsDiffer() {
@@ -188,7 +189,7 @@ class GrpoTrainerTest {
       c.promptsPerIteration = 4;
       c.filterGroups = true;
       c.maxGenerationRounds = 3;
-      Rewarder constant = (p, cmp) -> new RewardResult(1.0, Map.of("ones", 1.0));
+      Rewarder constant = (prompt, answer, cmp) -> new RewardResult(1.0, Map.of("ones", 1.0));
       GrpoTrainer t = new GrpoTrainer(c, policy, before, TOK, prompts(32), new InProcessRollouts(TOK, 64), constant);
       GrpoTrainer.Iteration it = t.step();
       assertEquals(3.0, it.metrics().get("generation_rounds"));

@@ -14,6 +14,7 @@ import org.sparkrlhf.core.TestSpark;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.rollouts.engine.Completion;
 import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
@@ -64,8 +65,8 @@ class SparkRolloutsTest {
     for (int p = 0; p < 4; p++) prompts.add(new GrpoPrompt("p" + p, (p + 1) + "+" + p + "=?\n", Integer.toString(2 * p + 1)));
     // A reward whose value depends on the completion (equal rewards mean the same text was scored), with a part
     // that records whether it ran inside a Spark task.
-    Rewarder byLength = (p, c) -> new org.sparkrlhf.reward.rules.RewardResult(c.length() + 0.5 * c.text().length(),
-        java.util.Map.of("length", (double) c.length(), "answer_chars", (double) p.answer().length(),
+    Rewarder byLength = (prompt, answer, c) -> new org.sparkrlhf.reward.rules.RewardResult(c.length() + 0.5 * c.text().length(),
+        java.util.Map.of("length", (double) c.length(), "answer_chars", (double) answer.length(),
             "in_spark_task", org.apache.spark.TaskContext.get() != null ? 1.0 : 0.0));
     SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(10).withSeed(3);
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();

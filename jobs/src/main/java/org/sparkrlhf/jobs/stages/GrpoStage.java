@@ -21,8 +21,9 @@ import org.sparkrlhf.grpo.train.GrpoTrainer;
 import org.sparkrlhf.grpo.train.InProcessRollouts;
 import org.sparkrlhf.grpo.train.RolloutSource;
 import org.sparkrlhf.grpo.train.SparkRollouts;
-import org.sparkrlhf.grpo.train.Rewarder;
 import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.reward.Rewarder;
+import org.sparkrlhf.reward.rules.RuleRewarder;
 import org.sparkrlhf.rollouts.engine.Completion;
 
 /**
@@ -62,8 +63,8 @@ public final class GrpoStage implements Stage {
     List<String> problems = c.problems();
     if (!problems.isEmpty()) throw new UserError(problems.get(0));
     try {
-      Rewarder.of(c.reward);
-      org.sparkrlhf.grpo.algos.AdvantageEstimators.requireKnown(c.advantage);
+      RuleRewarder.of(c.reward);
+      org.sparkrlhf.grpo.algos.AdvantageEstimators.REGISTRY.byName(c.advantage);
       org.sparkrlhf.grpo.algos.Aggregation.byName(c.aggregation);
     } catch (IllegalArgumentException e) {
       throw new UserError("grpo: " + Models.firstLine(e));
@@ -122,7 +123,8 @@ public final class GrpoStage implements Stage {
       RolloutSource source = c.rolloutsOn.equals("driver")
           ? new InProcessRollouts(tok, c.rolloutBatchSize)
           : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0);
-      GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts, source, Rewarder.of(c.reward));
+      Rewarder rewarder = RuleRewarder.of(c.reward);
+      GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts, source, rewarder);
       if (resumeFrom != null) {
         trainer.restore(GrpoTrainer.readState(resumeFrom));
         System.out.printf("grpo: resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
