@@ -79,8 +79,7 @@ public final class SequenceLogProbs {
     }
     try {
       int t = batch.width() - 1;
-      // The last column predicts nothing: it is fed only when the score head reads it.
-      int fed = withScores ? batch.width() : t;
+      int fed = fedColumns(batch, withScores);
       NDArray lossMask = batch.lossMask(m);
       if (fed == 0) {
         return new Result(lossMask.zerosLike(), null, t, null);
@@ -157,9 +156,9 @@ public final class SequenceLogProbs {
       throw new IllegalArgumentException("the model has no score head");
     }
     int maxPos = model.config().maxPositionEmbeddings();
-    if (batch.width() > maxPos) {
-      throw new IllegalArgumentException("a sequence of " + batch.width() + " tokens exceeds the model's"
-          + " max_position_embeddings " + maxPos);
+    if (fedColumns(batch, withScores) > maxPos) {
+      throw new IllegalArgumentException("a sequence of " + batch.width() + " tokens feeds "
+          + fedColumns(batch, withScores) + " positions, more than the model's max_position_embeddings " + maxPos);
     }
     int vocab = model.config().vocabSize();
     for (int r = 0; r < batch.rows(); r++) {
@@ -170,6 +169,11 @@ public final class SequenceLogProbs {
         }
       }
     }
+  }
+
+  /** The columns a pass feeds: the last one predicts nothing, so it goes in only when the score head reads it. */
+  private static int fedColumns(PackedBatch batch, boolean withScores) {
+    return withScores ? batch.width() : batch.width() - 1;
   }
 
   /** {@code x} [B, K, ...] behind {@code columns} zero columns: [B, columns + K, ...]. */

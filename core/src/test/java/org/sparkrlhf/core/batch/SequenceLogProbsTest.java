@@ -224,6 +224,10 @@ class SequenceLogProbsTest {
     e = assertThrows(IllegalArgumentException.class,
         () -> SequenceLogProbs.score(model, List.of(tooLong), 1.0, false, 1));
     assertTrue(e.getMessage().contains("max_position_embeddings"), e.getMessage());
+    // 65 tokens feed 64 positions (the last token is only a target), unless a score head reads the last one
+    TokenSequence fits = TokenSequence.of(new int[63], new int[] {5}, 2);
+    assertEquals(2, SequenceLogProbs.score(model, List.of(fits), 1.0, false, 1).get(0).tokenLogProbs().length);
+    assertThrows(IllegalArgumentException.class, () -> SequenceLogProbs.score(withHead, List.of(fits), 1.0, true, 1));
   }
 
   @Test
