@@ -1,5 +1,8 @@
 package org.sparkrlhf.rollouts.spark;
 
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
+
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.ml.Transformer;
@@ -42,8 +45,8 @@ import java.util.NoSuchElementException;
  * <p>Output columns: {@code logprobs} array&lt;float&gt; (one per scored token: the completion's tokens, then the
  * eos when appended), {@code sum_logprob} double, and {@code score} double only when the model has
  * {@code score.weight} — the head's output at the last token of {@code [bos]+prompt+completion+[eos]} (without
- * the eos when it is not appended). Token convention and math: {@link BatchScoring}. A row whose prompt or
- * completion is null gets nulls.
+ * the eos when it is not appended). Token convention: {@link TokenSequence}; math: {@link SequenceLogProbs}. A row
+ * whose prompt or completion is null gets nulls.
  *
  * <p>Each partition acquires the model from {@link ExecutorModelCache} (loaded once per executor and version),
  * scores its rows in batches of {@code batchSize} in arrival order, under no-grad with the task's torch threads
@@ -374,20 +377,20 @@ public final class Scorer extends Transformer {
 
         private List<Row> score(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
             TextTokenizer tok = loaded.tokenizer();
-            List<BatchScoring.Sequence> seqs = new ArrayList<>(rows.size());
+            List<TokenSequence> seqs = new ArrayList<>(rows.size());
             int[] seqOfRow = new int[rows.size()];
             for (int r = 0; r < rows.size(); r++) {
                 Row row = rows.get(r);
-                BatchScoring.Sequence s = encode(tok, row);
+                TokenSequence s = encode(tok, row);
                 seqOfRow[r] = s == null ? -1 : seqs.size();
                 if (s != null) {
                     seqs.add(s);
                 }
             }
-            List<BatchScoring.Result> results;
+            List<SequenceLogProbs.SequenceScore> results;
             try (AutoCloseable scope = SparkExecutors.inferenceScope()) {
-                results = BatchScoring.score(loaded.model(), seqs, spec.temperature(), spec.withScore(),
-                        loaded.model().manager());
+                results = SequenceLogProbs.score(loaded.model(), seqs, spec.temperature(), spec.withScore(),
+                        Math.max(1, seqs.size()));
             } catch (RuntimeException e) {
                 throw e;
             } catch (Exception e) {
@@ -402,9 +405,9 @@ public final class Scorer extends Transformer {
                     values[i] = row.get(i);
                 }
                 if (seqOfRow[r] >= 0) {
-                    BatchScoring.Result res = results.get(seqOfRow[r]);
-                    values[spec.inputWidth()] = res.logprobs();
-                    values[spec.inputWidth() + 1] = res.sumLogprob();
+                    SequenceLogProbs.SequenceScore res = results.get(seqOfRow[r]);
+                    values[spec.inputWidth()] = res.tokenLogProbs();
+                    values[spec.inputWidth() + 1] = res.sumLogProb();
                     if (spec.withScore()) {
                         values[spec.inputWidth() + 2] = res.score();
                     }
@@ -415,7 +418,7 @@ public final class Scorer extends Transformer {
         }
 
         /** The row's sequence by the token convention, or null when an input is null. */
-        private BatchScoring.Sequence encode(TextTokenizer tok, Row row) {
+        private TokenSequence encode(TextTokenizer tok, Row row) {
             if (row.isNullAt(spec.promptIdx())) {
                 return null;
             }
@@ -443,7 +446,8 @@ public final class Scorer extends Transformer {
             }
             boolean eos = spec.eosIdx() >= 0 && !row.isNullAt(spec.eosIdx())
                     ? row.getBoolean(spec.eosIdx()) : spec.appendEos();
-            return BatchScoring.encode(tok, prompt, completion, ids, eos);
+            return ids != null ? TokenSequence.encode(tok, prompt, ids, eos)
+                    : TokenSequence.encode(tok, prompt, completion, eos);
         }
     }
 }
