@@ -33,8 +33,8 @@ import org.sparkrlhf.core.task.Checker;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.HfTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
-import org.sparkrlhf.dpo.train.DpoTrainer;
-import org.sparkrlhf.rollouts.spark.BatchScoring;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 
 /**
  * pairs from constructed rollouts (never across prompts, never between equal rewards), dpo on them with reference
@@ -157,15 +157,15 @@ class DpoStageTest {
     assertEquals(6, stored.size());
     try (NDManager m = NDManager.newBaseManager(); HfCheckpoint ckpt = HfCheckpoint.load(reference, m)) {
       TextTokenizer tok = HfTokenizer.fromJson(ckpt.tokenizerJson());
-      List<BatchScoring.Sequence> seqs = new ArrayList<>();
+      List<TokenSequence> seqs = new ArrayList<>();
       for (Row r : stored) {
-        seqs.add(BatchScoring.encode(tok, r.getAs("prompt"), r.getAs("chosen"), true));
-        seqs.add(BatchScoring.encode(tok, r.getAs("prompt"), r.getAs("rejected"), true));
+        seqs.add(TokenSequence.encode(tok, r.<String>getAs("prompt"), r.<String>getAs("chosen"), true));
+        seqs.add(TokenSequence.encode(tok, r.<String>getAs("prompt"), r.<String>getAs("rejected"), true));
       }
-      double[] fresh = DpoTrainer.sequenceLogpsNoGrad(ckpt.model(), seqs, 1);
+      List<SequenceLogProbs.SequenceScore> fresh = SequenceLogProbs.score(ckpt.model(), seqs, 1.0, false, 1);
       for (int i = 0; i < stored.size(); i++) {
-        assertEquals(fresh[2 * i], stored.get(i).<Double>getAs("ref_chosen_logp"), 1e-4);
-        assertEquals(fresh[2 * i + 1], stored.get(i).<Double>getAs("ref_rejected_logp"), 1e-4);
+        assertEquals(fresh.get(2 * i).sumLogProb(), stored.get(i).<Double>getAs("ref_chosen_logp"), 1e-4);
+        assertEquals(fresh.get(2 * i + 1).sumLogProb(), stored.get(i).<Double>getAs("ref_rejected_logp"), 1e-4);
       }
     }
 

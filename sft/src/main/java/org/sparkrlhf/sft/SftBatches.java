@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import org.sparkrlhf.core.batch.TokenSequence;
 
 /**
  * Length-bucketed batches: each epoch shuffles the examples with a seeded generator, sorts windows of
@@ -16,7 +17,7 @@ import java.util.Random;
 public final class SftBatches {
   private SftBatches() {}
 
-  public static List<int[]> epoch(List<SftExample> examples, int batchSize, long seed, int epoch) {
+  public static List<int[]> epoch(List<TokenSequence> examples, int batchSize, long seed, int epoch) {
     int n = examples.size();
     Integer[] order = new Integer[n];
     for (int i = 0; i < n; i++) order[i] = i;

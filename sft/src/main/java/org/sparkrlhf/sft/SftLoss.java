@@ -1,22 +1,21 @@
 package org.sparkrlhf.sft;
 
 import ai.djl.ndarray.NDArray;
-import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
 
 /** Supervised fine-tuning loss. */
 public final class SftLoss {
   private SftLoss() {}
 
   /**
-   * Mean negative log-likelihood of the target tokens where {@code mask} is 1 (completion and eos),
-   * averaged over those tokens only: prompt and padding positions carry no loss.
+   * Mean negative log-likelihood of the scored tokens (completion and eos), averaged over those tokens only:
+   * prompt and padding positions carry no loss.
    *
-   * @param logits [B, T, V]
-   * @param targets [B, T] int64, the next token at each position
-   * @param mask [B, T] float32, 1 where the target is a completion token
+   * @param tokenLogProbs [B, T] log-probs of the scored tokens, 0 at every other position (as
+   *     {@link SequenceLogProbs.Result#tokenLogProbs()})
+   * @param lossMask [B, T] float32, 1 where the position's next token is scored
    */
-  public static NDArray completionNll(NDArray logits, NDArray targets, NDArray mask) {
-    NDArray logp = LlamaModel.tokenLogProbs(logits, targets);
-    return logp.mul(mask).sum().neg().div(mask.sum().maximum(1f));
+  public static NDArray completionNll(NDArray tokenLogProbs, NDArray lossMask) {
+    return tokenLogProbs.sum().neg().div(lossMask.sum().maximum(1f));
   }
 }

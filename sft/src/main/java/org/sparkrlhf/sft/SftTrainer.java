@@ -3,17 +3,21 @@ package org.sparkrlhf.sft;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
+import org.sparkrlhf.core.batch.PackedBatch;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 
 /**
- * Supervised fine-tuning on the driver: length-bucketed batches, loss on completion tokens only,
+ * Supervised fine-tuning on the driver: length-bucketed batches of demonstrations ({@link #example}), packed by
+ * {@link PackedBatch}, loss on completion tokens only,
  * AdamW with warm-up and cosine decay, global-norm gradient clipping, validation loss (and, through a
  * caller-supplied probe, validation accuracy) every {@code evalEvery} steps. Where the data comes from
  * and where metrics and checkpoints go is the caller's business ({@link Hooks}).
@@ -45,7 +49,7 @@ public final class SftTrainer {
     this.c = config;
   }
 
-  public Result train(LlamaModel model, List<SftExample> train, List<SftExample> valid,
+  public Result train(LlamaModel model, List<TokenSequence> train, List<TokenSequence> valid,
       ToDoubleFunction<LlamaModel> accuracyProbe, Hooks hooks) {
     if (train.isEmpty()) {
       throw new IllegalArgumentException("no training examples");
@@ -78,11 +82,11 @@ public final class SftTrainer {
       double norm;
       int batchTokens = 0;
       try (NDManager sm = manager.newSubManager()) {
-        Tensors t = tensors(sm, train, batch, model.config().padTokenId());
-        batchTokens = t.realTokens;
+        PackedBatch packed = pack(train, batch, model.config().padTokenId());
+        batchTokens = packed.predictedTokens();
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-          NDArray logits = model.logits(t.inputs, null, null, null);
-          NDArray l = SftLoss.completionNll(logits, t.targets, t.mask);
+          NDArray lp = SequenceLogProbs.compute(model, packed, 1.0, false, true, sm).tokenLogProbs();
+          NDArray l = SftLoss.completionNll(lp, packed.lossMask(sm));
           gc.backward(l);
           loss = l.getFloat();
         }
@@ -121,7 +125,7 @@ public final class SftTrainer {
   }
 
   /** Mean completion NLL over a set, token-weighted, without gradients. */
-  public double validLoss(LlamaModel model, List<SftExample> valid) {
+  public double validLoss(LlamaModel model, List<TokenSequence> valid) {
     if (valid.isEmpty()) return Double.NaN;
     double sum = 0;
     double count = 0;
@@ -129,10 +133,11 @@ public final class SftTrainer {
       List<int[]> batches = SftBatches.epoch(valid, Math.min(c.batchSize, valid.size()), 0, 0);
       for (int[] batch : batches) {
         try (NDManager sm = model.manager().newSubManager()) {
-          Tensors t = tensors(sm, valid, batch, model.config().padTokenId());
-          NDArray logits = model.logits(t.inputs, null, null, null);
-          float tokensInBatch = t.mask.sum().getFloat();
-          sum += SftLoss.completionNll(logits, t.targets, t.mask).getFloat() * tokensInBatch;
+          PackedBatch packed = pack(valid, batch, model.config().padTokenId());
+          NDArray lossMask = packed.lossMask(sm);
+          NDArray lp = SequenceLogProbs.compute(model, packed, 1.0, false, false, sm).tokenLogProbs();
+          float tokensInBatch = lossMask.sum().getFloat();
+          sum += SftLoss.completionNll(lp, lossMask).getFloat() * tokensInBatch;
           count += tokensInBatch;
         }
       }
@@ -142,32 +147,19 @@ public final class SftTrainer {
     return sum / count;
   }
 
-  /** A batch as tensors: inputs/targets shifted by one, right-padded; mask = completion targets. */
-  record Tensors(NDArray inputs, NDArray targets, NDArray mask, int realTokens) {}
+  /**
+   * A demonstration as SFT trains on it: {@code [bos] + prompt + completion + [eos]} by the shared
+   * {@link TokenSequence} rule (no bos when the tokenizer has none), the completion and eos scored. The generator
+   * is fed exactly the prompt part, so training and sampling see the same sequences.
+   */
+  public static TokenSequence example(TextTokenizer tok, String prompt, String completion) {
+    return TokenSequence.encode(tok, prompt, completion, true);
+  }
 
-  static Tensors tensors(NDManager m, List<SftExample> examples, int[] batch, int padId) {
-    int maxLen = 0;
-    for (int i : batch) maxLen = Math.max(maxLen, examples.get(i).length());
-    int t = maxLen - 1;
-    long[] in = new long[batch.length * t];
-    long[] tg = new long[batch.length * t];
-    float[] mk = new float[batch.length * t];
-    int pad = Math.max(padId, 0);
-    java.util.Arrays.fill(in, pad);
-    java.util.Arrays.fill(tg, pad);
-    int real = 0;
-    for (int b = 0; b < batch.length; b++) {
-      SftExample e = examples.get(batch[b]);
-      int[] tok = e.tokens();
-      for (int j = 0; j < tok.length - 1; j++) {
-        in[b * t + j] = tok[j];
-        tg[b * t + j] = tok[j + 1];
-        // target j is token j+1: a completion token (or eos) when j+1 >= promptLength
-        mk[b * t + j] = j + 1 >= e.promptLength() ? 1f : 0f;
-      }
-      real += tok.length - 1;
-    }
-    Shape s = new Shape(batch.length, t);
-    return new Tensors(m.create(in, s), m.create(tg, s), m.create(mk, s), real);
+  /** The examples at {@code batch} (indices into {@code examples}), packed. */
+  static PackedBatch pack(List<TokenSequence> examples, int[] batch, int padId) {
+    List<TokenSequence> rows = new ArrayList<>(batch.length);
+    for (int i : batch) rows.add(examples.get(i));
+    return PackedBatch.pack(rows, padId);
   }
 }

@@ -9,6 +9,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.batch.PackedBatch;
+import org.sparkrlhf.core.batch.TokenSequence;
+import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 
 class SftLossTest {
@@ -19,44 +22,34 @@ class SftLossTest {
       // position 1: [0, 0, 0] -> p = 1/3 each.
       NDArray logits = m.create(new float[] {0f, (float) Math.log(2), 0f, 0f, 0f, 0f}, new Shape(1, 2, 3));
       NDArray targets = m.create(new long[] {1, 2}, new Shape(1, 2));
+      NDArray logp = LlamaModel.tokenLogProbs(logits, targets);
       // Mask the first position (a prompt token): only -ln(1/3) counts.
       NDArray promptMasked = m.create(new float[] {0f, 1f}, new Shape(1, 2));
-      assertEquals(Math.log(3), SftLoss.completionNll(logits, targets, promptMasked).getFloat(), 1e-6);
+      assertEquals(Math.log(3), SftLoss.completionNll(logp.mul(promptMasked), promptMasked).getFloat(), 1e-6);
       // Both count: mean of -ln(1/2) and -ln(1/3).
       NDArray both = m.create(new float[] {1f, 1f}, new Shape(1, 2));
-      assertEquals((Math.log(2) + Math.log(3)) / 2, SftLoss.completionNll(logits, targets, both).getFloat(), 1e-6);
+      assertEquals((Math.log(2) + Math.log(3)) / 2, SftLoss.completionNll(logp.mul(both), both).getFloat(), 1e-6);
     }
   }
 
   @Test
-  void tensorsMaskPromptAndPaddingAndShiftTargets() {
+  void demonstrationsScoreTheCompletionAndEosOnly() {
     CharTokenizer tok = new CharTokenizer();
-    SftExample a = SftExample.of(tok, "1+2=?\n", "=3\n#### 3\n");
-    SftExample b = SftExample.of(tok, "9=?\n", "#### 9\n");
-    assertEquals(1 + 6, a.promptLength());
+    TokenSequence a = SftTrainer.example(tok, "1+2=?\n", "=3\n#### 3\n");
+    TokenSequence b = SftTrainer.example(tok, "9=?\n", "#### 9\n");
+    assertEquals(1 + 6, a.scoredFrom(), "bos + prompt");
+    assertEquals(tok.bosId(), a.ids()[0]);
+    assertEquals(tok.eosId(), a.ids()[a.length() - 1]);
+    PackedBatch p = SftTrainer.pack(List.of(a, b), new int[] {0, 1}, tok.padId());
+    float[] mask = p.lossMaskValues();
+    float masked = 0;
+    for (float v : mask) masked += v;
+    assertEquals(a.scoredTokens() + b.scoredTokens(), masked, 0f);
+    assertEquals(("=3\n#### 3\n").length() + 1, a.scoredTokens(), "completion + eos");
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      SftTrainer.Tensors t = SftTrainer.tensors(m, List.of(a, b), new int[] {0, 1}, tok.padId());
-      int len = a.length() - 1;
-      assertEquals(new Shape(2, len), t.inputs().getShape());
-      float[] mask = t.mask().toFloatArray();
-      long[] targets = t.targets().toLongArray();
-      long[] inputs = t.inputs().toLongArray();
-      for (int j = 0; j < len; j++) {
-        // Row a: target j is token j+1; loss exactly on completion tokens and eos.
-        assertEquals(a.tokens()[j + 1], targets[j]);
-        assertEquals(a.tokens()[j], inputs[j]);
-        assertEquals(j + 1 >= a.promptLength() ? 1f : 0f, mask[j], "row a position " + j);
-        // Row b is shorter: its padding carries no loss.
-        boolean real = j < b.length() - 1;
-        assertEquals(real && j + 1 >= b.promptLength() ? 1f : 0f, mask[len + j], "row b position " + j);
-      }
-      // The last real target of each row is eos.
-      assertEquals(tok.eosId(), targets[a.length() - 2]);
-      assertEquals(tok.eosId(), targets[len + b.length() - 2]);
-      float masked = 0;
-      for (float v : mask) masked += v;
-      assertEquals(a.lossTokens() + b.lossTokens(), masked, 0f);
-      assertArrayEquals(new int[] {tok.bosId()}, new int[] {a.tokens()[0]});
+      long[] targets = p.targets(m).toLongArray();
+      assertArrayEquals(java.util.Arrays.copyOfRange(a.ids(), 1, a.length()),
+          java.util.Arrays.stream(targets, 0, a.length() - 1).mapToInt(x -> (int) x).toArray());
     }
   }
 }

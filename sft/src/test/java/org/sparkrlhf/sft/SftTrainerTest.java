@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.task.ArithmeticTask;
 import org.sparkrlhf.core.task.Problem;
@@ -33,10 +34,10 @@ class SftTrainerTest {
     return c;
   }
 
-  static List<SftExample> examples(CharTokenizer tok, String split, int n) {
-    List<SftExample> out = new ArrayList<>();
+  static List<TokenSequence> examples(CharTokenizer tok, String split, int n) {
+    List<TokenSequence> out = new ArrayList<>();
     for (Problem p : ArithmeticTask.generate(new TaskSpec(1, 2, 0, 9, "+", 5), split, n)) {
-      out.add(SftExample.of(tok, p.prompt(), p.completion()));
+      out.add(SftTrainer.example(tok, p.prompt(), p.completion()));
     }
     return out;
   }
@@ -44,8 +45,8 @@ class SftTrainerTest {
   @Test
   void lossFallsOnATinySetAndTheRunIsReproducible() {
     CharTokenizer tok = new CharTokenizer();
-    List<SftExample> train = examples(tok, "train", 64);
-    List<SftExample> valid = examples(tok, "valid", 16);
+    List<TokenSequence> train = examples(tok, "train", 64);
+    List<TokenSequence> valid = examples(tok, "valid", 16);
     SftConfig c = tiny();
     List<Double> losses = new ArrayList<>();
     float[] firstWeights;
@@ -76,9 +77,9 @@ class SftTrainerTest {
   @Test
   void batchesAreLengthBucketedAndSeeded() {
     CharTokenizer tok = new CharTokenizer();
-    List<SftExample> ex = new ArrayList<>();
+    List<TokenSequence> ex = new ArrayList<>();
     for (Problem p : ArithmeticTask.generate(TaskSpec.defaults(), "train", 2048)) {
-      ex.add(SftExample.of(tok, p.prompt(), p.completion()));
+      ex.add(SftTrainer.example(tok, p.prompt(), p.completion()));
     }
     List<int[]> a = SftBatches.epoch(ex, 32, 1, 0);
     List<int[]> b = SftBatches.epoch(ex, 32, 1, 0);
@@ -94,8 +95,8 @@ class SftTrainerTest {
       }
       spreadSum += hi - lo;
     }
-    int min = ex.stream().mapToInt(SftExample::length).min().orElse(0);
-    int max = ex.stream().mapToInt(SftExample::length).max().orElse(0);
+    int min = ex.stream().mapToInt(TokenSequence::length).min().orElse(0);
+    int max = ex.stream().mapToInt(TokenSequence::length).max().orElse(0);
     assertTrue(spreadSum / (double) a.size() < 0.25 * (max - min), "mean spread " + spreadSum / (double) a.size());
     assertTrue(!java.util.Arrays.equals(a.get(0), SftBatches.epoch(ex, 32, 1, 1).get(0)), "a new order each epoch");
   }

@@ -242,6 +242,17 @@ public final class LlamaModel implements AutoCloseable {
         return weights;
     }
 
+    /** The LM head matrix [V, H] that {@link #logits} applies to the hidden states (the embedding when tied). */
+    public NDArray lmHeadWeight() {
+        return lmHead;
+    }
+
+    /** The scalar head [1, H] that {@link #scores} applies to the hidden states (needs the score head). */
+    public NDArray scoreHeadWeight() {
+        requireScoreHead();
+        return score;
+    }
+
     public long parameterCount() {
         return weights.values().stream().mapToLong(NDArray::size).sum();
     }

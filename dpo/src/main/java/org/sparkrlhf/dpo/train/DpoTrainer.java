@@ -4,11 +4,13 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.sparkrlhf.core.batch.PackedBatch;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.train.LrSchedule;
@@ -18,12 +20,12 @@ import org.sparkrlhf.dpo.losses.DpoLosses;
 import org.sparkrlhf.dpo.losses.DpoMetrics;
 import org.sparkrlhf.dpo.losses.PreferenceLogps;
 import org.sparkrlhf.dpo.losses.PreferenceLoss;
-import org.sparkrlhf.rollouts.spark.BatchScoring;
 
 /**
  * DPO and its variants on the driver. Each step takes a batch of pairs, runs the policy forward once over the
- * chosen and rejected sequences together (with gradients), sums the log-probs over each completion's scored
- * tokens, and feeds them with the pre-computed reference log-probs of the pairs to the loss selected by
+ * chosen and rejected sequences together (with gradients, {@link SequenceLogProbs} on one {@link PackedBatch}: the
+ * same computation as the executors' reference scoring), sums the log-probs over each completion's scored tokens,
+ * and feeds them with the pre-computed reference log-probs of the pairs to the loss selected by
  * {@link DpoConfig#lossType} ({@link DpoLosses}); plus {@code nllCoef ·} the chosen NLL (RPO) when set. The
  * reference model never runs here: its log-probs arrive with the examples. AdamW via {@link PolicyOptimizer}.
  */
@@ -89,7 +91,7 @@ public final class DpoTrainer {
       double norm;
       try (NDManager sm = manager.newSubManager()) {
         int b = batch.size();
-        List<BatchScoring.Sequence> seqs = new ArrayList<>(2 * b);
+        List<TokenSequence> seqs = new ArrayList<>(2 * b);
         double[] refC = new double[b];
         double[] refR = new double[b];
         float[] lenC = new float[b];
@@ -104,7 +106,8 @@ public final class DpoTrainer {
         }
         for (PreferenceExample e : batch) seqs.add(e.rejected());
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-          NDArray logps = sequenceLogps(model, seqs, sm);
+          PackedBatch packed = PackedBatch.pack(seqs, model.config().padTokenId());
+          NDArray logps = SequenceLogProbs.compute(model, packed, 1.0, false, true, sm).sequenceSums();
           NDArray pc = logps.get(new NDIndex("0:" + b));
           NDArray pr = logps.get(new NDIndex(b + ":" + (2 * b)));
           PreferenceLogps p = new PreferenceLogps(pc, pr, sm.create(toFloat(refC)), sm.create(toFloat(refR)),
@@ -135,59 +138,5 @@ public final class DpoTrainer {
     float[] f = new float[v.length];
     for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
     return f;
-  }
-
-  /**
-   * Σ log π(token) over each sequence's scored tokens (completion + eos), [N] float32 in {@code m}; differentiable
-   * when grad mode is on. Right-padded batch with an attention mask, as {@link BatchScoring#score}, so a sequence
-   * scores the same here as on the executors.
-   */
-  public static NDArray sequenceLogps(LlamaModel model, List<BatchScoring.Sequence> seqs, NDManager m) {
-    int n = seqs.size();
-    int t = 0;
-    for (BatchScoring.Sequence s : seqs) t = Math.max(t, s.length());
-    if (t > model.config().maxPositionEmbeddings()) {
-      throw new IllegalArgumentException("a sequence of " + t + " tokens exceeds max_position_embeddings "
-          + model.config().maxPositionEmbeddings());
-    }
-    if (t < 2) throw new IllegalArgumentException("sequences need at least two tokens");
-    long[] ids = new long[n * t];
-    long[] mask = new long[n * t];
-    float[] scored = new float[n * (t - 1)];
-    for (int r = 0; r < n; r++) {
-      BatchScoring.Sequence s = seqs.get(r);
-      int[] seq = s.ids();
-      for (int i = 0; i < seq.length; i++) {
-        ids[r * t + i] = seq[i];
-        mask[r * t + i] = 1;
-      }
-      // position j predicts token j+1; token j+1 is scored when completionStart <= j+1 < length
-      for (int j = Math.max(0, s.completionStart() - 1); j + 1 < seq.length; j++) scored[r * (t - 1) + j] = 1f;
-    }
-    NDArray idArr = m.create(ids, new Shape(n, t));
-    NDArray maskArr = m.create(mask, new Shape(n, t));
-    NDArray logits = model.logits(idArr, null, maskArr, null);
-    NDArray lp = LlamaModel.tokenLogProbs(logits.get(new NDIndex(":, 0:" + (t - 1) + ", :")),
-        idArr.get(new NDIndex(":, 1:" + t)));
-    return lp.mul(m.create(scored, new Shape(n, t - 1))).sum(new int[] {1});
-  }
-
-  /** {@link #sequenceLogps} without gradients, as plain doubles (for checks and evaluation). */
-  public static double[] sequenceLogpsNoGrad(LlamaModel model, List<BatchScoring.Sequence> seqs, int batchSize) {
-    double[] out = new double[seqs.size()];
-    try (AutoCloseable ng = LlamaModel.noGrad()) {
-      for (int from = 0; from < seqs.size(); from += batchSize) {
-        int to = Math.min(seqs.size(), from + batchSize);
-        try (NDManager sm = model.manager().newSubManager()) {
-          float[] v = sequenceLogps(model, seqs.subList(from, to), sm).toFloatArray();
-          for (int i = 0; i < v.length; i++) out[from + i] = v[i];
-        }
-      }
-    } catch (RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-    return out;
   }
 }

@@ -1,11 +1,11 @@
 package org.sparkrlhf.dpo.train;
 
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
-import org.sparkrlhf.rollouts.spark.BatchScoring;
+import org.sparkrlhf.core.batch.TokenSequence;
 
 /**
  * One tokenized preference pair with its pre-computed reference log-probs. Sequences follow the scoring
- * convention of {@link BatchScoring} ({@code [bos] + prompt + completion + [eos]}, the completion tokens and
+ * convention of {@link TokenSequence} ({@code [bos] + prompt + completion + [eos]}, the completion tokens and
  * the eos scored), so the driver's policy log-probs and the executors' reference log-probs ({@code Scorer},
  * default {@code appendEos = true}) sum over exactly the same tokens.
  *
@@ -15,14 +15,14 @@ import org.sparkrlhf.rollouts.spark.BatchScoring;
  * @param refChosen Σ log π_ref over the chosen completion's scored tokens
  * @param refRejected the same for the rejected completion
  */
-public record PreferenceExample(String id, BatchScoring.Sequence chosen, BatchScoring.Sequence rejected,
+public record PreferenceExample(String id, TokenSequence chosen, TokenSequence rejected,
     double refChosen, double refRejected) {
 
   /** Encodes a pair by the scoring convention (eos appended to both completions). */
   public static PreferenceExample of(TextTokenizer tok, String id, String prompt, String chosen, String rejected,
       double refChosen, double refRejected) {
-    return new PreferenceExample(id, BatchScoring.encode(tok, prompt, chosen, true),
-        BatchScoring.encode(tok, prompt, rejected, true), refChosen, refRejected);
+    return new PreferenceExample(id, TokenSequence.encode(tok, prompt, chosen, true),
+        TokenSequence.encode(tok, prompt, rejected, true), refChosen, refRejected);
   }
 
   /** Tokens of the longer of the two sequences. */

@@ -17,7 +17,8 @@ import org.sparkrlhf.core.task.Problem;
 import org.sparkrlhf.core.task.TaskSpec;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.dpo.losses.DpoMetrics;
-import org.sparkrlhf.rollouts.spark.BatchScoring;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 
 /** A short DPO run on constructed pairs moves the implicit rewards the right way, for every loss type. */
 class DpoTrainerTest {
@@ -32,18 +33,24 @@ class DpoTrainerTest {
         tok.padId());
   }
 
+  /** Σ log-probs of each sequence's scored tokens (the reference log-probs the executors would store). */
+  static double[] sums(LlamaModel model, List<TokenSequence> seqs) {
+    return SequenceLogProbs.score(model, seqs, 1.0, false, 16).stream()
+        .mapToDouble(SequenceLogProbs.SequenceScore::sumLogProb).toArray();
+  }
+
   /** chosen: the worked solution; rejected: the same with a wrong final answer. Reference = the start model. */
   static List<PreferenceExample> pairs(CharTokenizer tok, LlamaModel ref, int n) {
     List<String[]> raw = new ArrayList<>();
     for (Problem p : ArithmeticTask.generate(new TaskSpec(1, 2, 0, 9, "+", 5), "train", n)) {
       raw.add(new String[] {p.id(), p.prompt(), p.completion(), "#### " + (p.answer() + 1) + "\n"});
     }
-    List<BatchScoring.Sequence> seqs = new ArrayList<>();
+    List<TokenSequence> seqs = new ArrayList<>();
     for (String[] r : raw) {
-      seqs.add(BatchScoring.encode(tok, r[1], r[2], true));
-      seqs.add(BatchScoring.encode(tok, r[1], r[3], true));
+      seqs.add(TokenSequence.encode(tok, r[1], r[2], true));
+      seqs.add(TokenSequence.encode(tok, r[1], r[3], true));
     }
-    double[] lp = DpoTrainer.sequenceLogpsNoGrad(ref, seqs, 16);
+    double[] lp = sums(ref, seqs);
     List<PreferenceExample> out = new ArrayList<>();
     for (int i = 0; i < raw.size(); i++) {
       String[] r = raw.get(i);
@@ -53,10 +60,10 @@ class DpoTrainerTest {
   }
 
   static DpoMetrics evaluate(LlamaModel model, List<PreferenceExample> set, double beta) {
-    List<BatchScoring.Sequence> seqs = new ArrayList<>();
+    List<TokenSequence> seqs = new ArrayList<>();
     for (PreferenceExample e : set) seqs.add(e.chosen());
     for (PreferenceExample e : set) seqs.add(e.rejected());
-    double[] lp = DpoTrainer.sequenceLogpsNoGrad(model, seqs, 16);
+    double[] lp = sums(model, seqs);
     int n = set.size();
     try (NDManager m = NDManager.newBaseManager()) {
       float[] pc = new float[n], pr = new float[n], rc = new float[n], rr = new float[n];

@@ -3,7 +3,6 @@ package org.sparkrlhf.grpo.train;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,10 +13,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.sparkrlhf.core.batch.PackedBatch;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.SafeTensors;
-import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
@@ -30,10 +31,8 @@ import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.reward.rules.RewardRules;
 import org.sparkrlhf.rollouts.engine.Completion;
-import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
-import org.sparkrlhf.rollouts.engine.TeacherForcing;
 
 /**
  * The GRPO loop on the driver. Iterations are numbered 1, 2, ...; iteration i:
@@ -45,8 +44,9 @@ import org.sparkrlhf.rollouts.engine.TeacherForcing;
  *       sample j of prompt p is a function of (seed, i, p, j) only;</li>
  *   <li>scores them with the {@link Rewarder} (where they were sampled: on the executors for a distributed
  *       source), computes advantages per group with the chosen estimator, and the
- *       frozen reference's log-probs with {@link TeacherForcing} (same temperature);</li>
- *   <li>runs {@code epochs} passes of minibatch updates ({@link GrpoLoss}: clipped surrogate against the sampling
+ *       frozen reference's log-probs with {@link SequenceLogProbs} (same temperature);</li>
+ *   <li>runs {@code epochs} passes of minibatch updates (the policy's log-probs by the same {@link SequenceLogProbs}
+ *       over a {@link PackedBatch}; {@link GrpoLoss}: clipped surrogate against the sampling
  *       log-probs, k3 KL to the reference), one AdamW step per minibatch, the order shuffled by (seed, i, epoch).</li>
  * </ol>
  *
@@ -214,7 +214,6 @@ public final class GrpoTrainer {
     // differ (DAPO's dynamic sampling). Every sampled group is kept for the rollouts table; `trainGroups` lists
     // the ones the update uses.
     List<GrpoPrompt> chosen = new ArrayList<>();
-    List<PromptRef> requests = new ArrayList<>();
     List<RolloutSource.Scored> scored = new ArrayList<>();
     int zero = 0;
     List<Integer> trainGroups = new ArrayList<>();
@@ -247,7 +246,6 @@ public final class GrpoTrainer {
         if (trainGroups.size() < wanted && (differ || !config.filterGroups)) trainGroups.add(chosen.size() + q);
       }
       chosen.addAll(roundPrompts);
-      requests.addAll(roundRequests);
       scored.addAll(roundScored);
       rounds++;
     }
@@ -306,10 +304,11 @@ public final class GrpoTrainer {
       for (int k = 0; k < lengths[i]; k++) tokenAdv[i][k] = (float) perToken[i][k];
       adv[i] = lengths[i] == 0 ? 0 : perToken[i][0];
     }
-    List<int[]> promptTokens = new ArrayList<>(n);
-    for (GrpoPrompt p : chosen) {
-      int[] pt = GenerationEngine.promptTokens(tok, p.prompt());
-      for (int j = 0; j < g; j++) promptTokens.add(pt);
+    // Each sample as the policy saw it: prompt ids + the sampled ids (their eos included when sampled), all scored.
+    List<TokenSequence> sequences = new ArrayList<>(n);
+    for (int q = 0; q < chosen.size(); q++) {
+      int[] pt = TokenSequence.promptIds(tok, chosen.get(q).prompt());
+      for (int j = 0; j < g; j++) sequences.add(TokenSequence.of(pt, completions.get(q * g + j).tokenIds(), -1));
     }
     // The samples the update uses: all of them, or with filter_groups those of the groups kept above.
     int[] train = new int[trainGroups.size() * g];
@@ -319,10 +318,11 @@ public final class GrpoTrainer {
     float[][] refLp = null;
     if (reference != null) {
       refLp = new float[n][];
-      List<TeacherForcing.Item> items = new ArrayList<>(train.length);
-      for (int i : train) items.add(TeacherForcing.Item.of(requests.get(i).text(), completions.get(i)));
-      float[][] lp = TeacherForcing.logProbs(reference, tok, items, config.temperature, config.scoreBatchSize);
-      for (int k = 0; k < train.length; k++) refLp[train[k]] = lp[k];
+      List<TokenSequence> trainSequences = new ArrayList<>(train.length);
+      for (int i : train) trainSequences.add(sequences.get(i));
+      List<SequenceLogProbs.SequenceScore> lp =
+          SequenceLogProbs.score(reference, trainSequences, config.temperature, false, config.scoreBatchSize);
+      for (int k = 0; k < train.length; k++) refLp[train[k]] = lp.get(k).tokenLogProbs();
     }
 
     // minibatch updates
@@ -342,7 +342,7 @@ public final class GrpoTrainer {
       for (int start = 0; start < order.length; start += config.minibatchSize) {
         int end = Math.min(order.length, start + config.minibatchSize);
         int[] mb = java.util.Arrays.copyOfRange(order, start, end);
-        MinibatchStats s = update(mb, promptTokens, completions, refLp, tokenAdv, epoch == 0);
+        MinibatchStats s = update(mb, sequences, completions, refLp, tokenAdv, epoch == 0);
         lossSum += s.loss;
         pgSum += s.policyLoss;
         klSum += s.klLoss;
@@ -409,42 +409,28 @@ public final class GrpoTrainer {
   private record MinibatchStats(double loss, double policyLoss, double klLoss, double clipFraction, double approxKl,
       double gradNorm, double entropySum, long entropyCount) {}
 
-  /** One optimizer step on completions {@code mb}: right-padded [bos]+prompt+completion, loss on completion tokens. */
-  private MinibatchStats update(int[] mb, List<int[]> promptTokens, List<Completion> completions, float[][] refLp,
-      float[][] tokenAdv, boolean measureEntropy) {
+  /** Side arrays of a minibatch's {@link PackedBatch}, one value per completion token. */
+  static final String OLD_LOGPROBS = "old_logprobs";
+  static final String REF_LOGPROBS = "ref_logprobs";
+  static final String ADVANTAGES = "advantages";
+
+  /** One optimizer step on completions {@code mb}, packed by {@link PackedBatch}, loss on the completion tokens. */
+  private MinibatchStats update(int[] mb, List<TokenSequence> sequences, List<Completion> completions,
+      float[][] refLp, float[][] tokenAdv, boolean measureEntropy) {
     int b = mb.length;
-    int w = 1;
-    for (int r : mb) w = Math.max(w, promptTokens.get(r).length + completions.get(r).length() - 1);
-    int pad = tok.padId() >= 0 ? tok.padId() : 0;
-    long[] ids = new long[b * w];
-    long[] attn = new long[b * w];
-    long[] targets = new long[b * w];
-    float[] mask = new float[b * w];
-    float[] old = new float[b * w];
-    float[] ref = new float[b * w];
-    float[] a = new float[b * w];
-    java.util.Arrays.fill(ids, pad);
-    java.util.Arrays.fill(targets, pad);
+    List<TokenSequence> rows = new ArrayList<>(b);
+    float[][] old = new float[b][];
+    float[][] ref = new float[b][];
+    float[][] a = new float[b][];
     for (int row = 0; row < b; row++) {
       int r = mb[row];
-      int[] pt = promptTokens.get(r);
-      Completion c = completions.get(r);
-      int[] ct = c.tokenIds();
-      int len = pt.length + ct.length;
-      for (int j = 0; j < len - 1; j++) {
-        ids[row * w + j] = j < pt.length ? pt[j] : ct[j - pt.length];
-        attn[row * w + j] = 1;
-        int next = j + 1;
-        targets[row * w + j] = next < pt.length ? pt[next] : ct[next - pt.length];
-      }
-      for (int k = 0; k < ct.length; k++) {
-        int col = row * w + pt.length - 1 + k;
-        mask[col] = 1;
-        old[col] = c.logProbs()[k];
-        ref[col] = refLp == null ? 0 : refLp[r][k];
-        a[col] = tokenAdv[r][k];
-      }
+      rows.add(sequences.get(r));
+      old[row] = completions.get(r).logProbs();
+      ref[row] = refLp == null ? new float[old[row].length] : refLp[r];
+      a[row] = tokenAdv[r];
     }
+    PackedBatch packed = PackedBatch.pack(rows, policy.config().padTokenId()).withSide(OLD_LOGPROBS, old)
+        .withSide(REF_LOGPROBS, ref).withSide(ADVANTAGES, a);
     double entropySum = 0;
     long entropyCount = 0;
     GrpoLoss.Result res;
@@ -452,22 +438,19 @@ public final class GrpoTrainer {
     float pg;
     float kl;
     try (NDManager sm = policy.manager().newSubManager()) {
-      Shape shape = new Shape(b, w);
-      NDArray maskArr = sm.create(mask, shape);
+      NDArray maskArr = packed.lossMask(sm);
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-        NDArray logits = policy.logits(sm.create(ids, shape), null, sm.create(attn, shape), null);
-        if (config.temperature != 1.0) logits = Scalars.dividedBy(logits, config.temperature);
-        NDArray logp = LlamaModel.tokenLogProbs(logits, sm.create(targets, shape));
-        res = GrpoLoss.total(logp, sm.create(old, shape), refLp == null ? null : sm.create(ref, shape),
-            sm.create(a, shape), maskArr, config.clipLow, config.clipHigh, config.klCoef, aggregation);
+        SequenceLogProbs.Result lp = SequenceLogProbs.compute(policy, packed, config.temperature, false, true, sm);
+        res = GrpoLoss.total(lp.tokenLogProbs(), packed.side(OLD_LOGPROBS, sm),
+            refLp == null ? null : packed.side(REF_LOGPROBS, sm), packed.side(ADVANTAGES, sm), maskArr,
+            config.clipLow, config.clipHigh, config.klCoef, aggregation);
         gc.backward(res.loss());
         loss = res.loss().getFloat();
         pg = res.policyLoss().getFloat();
         kl = res.klLoss().getFloat();
         if (measureEntropy) {
-          NDArray ent = LlamaModel.entropy(logits.stopGradient()).mul(maskArr).sum();
-          entropySum = ent.getFloat();
-          for (float f : mask) entropyCount += f > 0 ? 1 : 0;
+          entropySum = lp.tokenEntropy().mul(maskArr).sum().getFloat();
+          entropyCount = packed.scoredTokens();
         }
       }
     }

@@ -13,13 +13,13 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.rollouts.engine.Completion;
-import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
 import org.sparkrlhf.rollouts.spark.Generator;
@@ -138,7 +138,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     List<Row> rows = new ArrayList<>(prompts.size());
     for (GrpoPrompt p : prompts) {
       rows.add(RowFactory.create(p.id(), p.prompt(), p.answer(),
-          GenerationEngine.promptTokens(tokenizer, p.prompt()).length));
+          TokenSequence.promptIds(tokenizer, p.prompt()).length));
     }
     Dataset<Row> input = spark.createDataFrame(rows, PROMPTS).repartition(partitions);
     Generator generator = new Generator().setModel(current).setSamplingParams(params)

@@ -77,7 +77,7 @@ class RegistryTest {
     withEos[ids.length] = TOK.eosId();
     float[] lp = new float[withEos.length];
     for (int k = 0; k < lp.length; k++) lp[k] = -1.5f - 0.01f * k - 0.1f * sample;
-    return new Completion(promptId, sample, GenerationEngine.promptTokens(TOK, PROMPTS.get(p).prompt()).length,
+    return new Completion(promptId, sample, org.sparkrlhf.core.batch.TokenSequence.promptIds(TOK, PROMPTS.get(p).prompt()).length,
         withEos, text, lp, Completion.EOS);
   }
 

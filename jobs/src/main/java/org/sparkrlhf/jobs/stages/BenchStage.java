@@ -20,6 +20,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaConfig;
@@ -126,7 +127,7 @@ public final class BenchStage implements Stage {
       }
       double kvSpeedup = cachedBest / uncachedBest;
 
-      int promptLen = GenerationEngine.promptTokens(tok, prompts.get(0).text()).length;
+      int promptLen = TokenSequence.promptIds(tok, prompts.get(0).text()).length;
       double avgContext = promptLen + c.newTokens / 2.0;
       double flops = cachedTokens * forwardFlopsPerToken(cfg, avgContext);
       double peak = MatmulPeak.measure(manager);
@@ -213,7 +214,7 @@ public final class BenchStage implements Stage {
   static LlamaConfig architecture(Config config, BenchConfig c, TextTokenizer tok, List<PromptRef> prompts) {
     ModelSpec spec = StageConfigs.bind(config, "sft.model", ModelSpec.class);
     int longestPrompt = 0;
-    for (PromptRef p : prompts) longestPrompt = Math.max(longestPrompt, GenerationEngine.promptTokens(tok, p.text()).length);
+    for (PromptRef p : prompts) longestPrompt = Math.max(longestPrompt, org.sparkrlhf.core.batch.TokenSequence.promptIds(tok, p.text()).length);
     spec.maxPositionEmbeddings = Math.max(spec.maxPositionEmbeddings,
         longestPrompt + Math.max(c.newTokens, c.sparkNewTokens));
     return spec.toConfig(tok);

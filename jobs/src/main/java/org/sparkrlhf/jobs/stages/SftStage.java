@@ -11,6 +11,7 @@ import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
@@ -21,7 +22,6 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.MatmulPeak;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.sft.SftConfig;
-import org.sparkrlhf.sft.SftExample;
 import org.sparkrlhf.sft.SftTrainer;
 
 /**
@@ -84,13 +84,13 @@ public final class SftStage implements Stage {
       LlamaModel model = start.model();
       TextTokenizer tok = start.tokenizer();
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
-      List<SftExample> train = new ArrayList<>();
-      List<SftExample> valid = new ArrayList<>();
+      List<TokenSequence> train = new ArrayList<>();
+      List<TokenSequence> valid = new ArrayList<>();
       List<String[]> validProblems = new ArrayList<>();
       int skipped = 0;
       int trainSkipped = 0;
       for (Row r : rows) {
-        SftExample e = SftExample.of(tok, r.getString(2), r.getString(3));
+        TokenSequence e = SftTrainer.example(tok, r.getString(2), r.getString(3));
         if (e.length() > maxLen) {
           skipped++;
           trainSkipped += r.getString(0).equals(c.trainSplit) ? 1 : 0;
@@ -113,7 +113,7 @@ public final class SftStage implements Stage {
             + "' in " + lake.path(Tables.SFT_DEMOS) + " (run the data or import stage first)");
       }
       double peak = MatmulPeak.measure(manager);
-      double avgLen = train.stream().mapToInt(SftExample::length).average().orElse(1);
+      double avgLen = train.stream().mapToInt(TokenSequence::length).average().orElse(1);
       double flopsPerToken = model.config().flopsPerToken((int) Math.round(avgLen));
       System.out.printf("sft: %d train / %d valid examples (%d over %d tokens skipped), %,d parameters, "
               + "matmul peak %.1f GFLOP/s%n", train.size(), valid.size(), skipped, maxLen,

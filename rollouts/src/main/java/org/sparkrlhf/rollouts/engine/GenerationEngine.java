@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
 import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
@@ -17,10 +18,10 @@ import java.util.List;
 /**
  * Batched autoregressive generation with a {@link LlamaModel}.
  *
- * <p><b>Sequence convention</b> (shared with SFT, DPO, GRPO and {@link TeacherForcing}): the model is fed
- * {@code [bos] + encode(prompt)} ({@link #promptTokens}; no bos when the tokenizer has none) and continues it; a
- * finished training sequence is {@code [bos] + encode(prompt) + encode(completion) + [eos]}, which is exactly
- * {@code promptTokens + Completion.tokenIds()} for a completion that ended with eos.
+ * <p><b>Sequence convention</b> ({@link TokenSequence}, shared with SFT, DPO, GRPO and scoring): the model is fed
+ * {@link TokenSequence#promptIds} ({@code [bos] + encode(prompt)}, no bos when the tokenizer has none) and continues
+ * it; a finished training sequence is {@code [bos] + encode(prompt) + encode(completion) + [eos]}, which is exactly
+ * {@code promptIds + Completion.tokenIds()} for a completion that ended with eos.
  *
  * <p><b>How a batch runs.</b> Requests are cut into batches of {@code batchSize} in the given order. A batch's
  * prompts are left-padded to the longest one (pad id, attention mask 0), so positions are
@@ -50,21 +51,6 @@ public final class GenerationEngine {
 
     /** Default batch size of the overloads without one. */
     public static final int DEFAULT_BATCH_SIZE = 16;
-
-    /**
-     * The tokens a prompt is fed as: {@code [bos] + tok.encode(prompt)}, without bos when {@code tok.bosId() < 0}.
-     */
-    public static int[] promptTokens(TextTokenizer tok, String prompt) {
-        int[] enc = tok.encode(prompt);
-        int bos = tok.bosId();
-        if (bos < 0) {
-            return enc;
-        }
-        int[] out = new int[enc.length + 1];
-        out[0] = bos;
-        System.arraycopy(enc, 0, out, 1, enc.length);
-        return out;
-    }
 
     /** {@link #generate(LlamaModel, TextTokenizer, List, SamplingParams, int)} with {@link #DEFAULT_BATCH_SIZE}. */
     public static List<Completion> generate(LlamaModel model, TextTokenizer tok, List<PromptRef> prompts,
@@ -111,7 +97,7 @@ public final class GenerationEngine {
                 RowState[] rows = new RowState[chunk.size()];
                 for (int i = 0; i < rows.length; i++) {
                     PromptRef r = chunk.get(i);
-                    int[] ids = promptTokens(tok, r.text());
+                    int[] ids = TokenSequence.promptIds(tok, r.text());
                     if (ids.length == 0) {
                         throw new UserError("prompt " + r.promptId()
                                 + " has no tokens and the tokenizer has no bos to start from");
@@ -136,11 +122,6 @@ public final class GenerationEngine {
         return out;
     }
 
-    /** The LM head matrix [V, H] (the embedding when tied). */
-    static NDArray lmHead(LlamaModel model) {
-        return model.parameters().get(model.config().tieWordEmbeddings() ? LlamaModel.EMBED : LlamaModel.LM_HEAD);
-    }
-
     private static void runBatch(LlamaModel model, RowState[] rows, SamplingParams p, int pad, boolean cached) {
         if (Arrays.stream(rows).allMatch(RowState::finished)) {
             return;
@@ -148,7 +129,7 @@ public final class GenerationEngine {
         int b = rows.length;
         int v = model.config().vocabSize();
         int promptWidth = Arrays.stream(rows).mapToInt(r -> r.promptIds.length).max().orElse(0);
-        NDArray head = lmHead(model);
+        NDArray head = model.lmHeadWeight();
 
         // left-padded prompts; for the uncached mode these Java arrays grow by one column per step
         int width = promptWidth;

@@ -9,7 +9,8 @@ import java.util.Objects;
  * completion however requests are batched, ordered or partitioned.
  *
  * @param promptId    stable id of the prompt (e.g. {@code Problem.id()}, "train-000042")
- * @param text        the prompt text, without special tokens ({@link GenerationEngine#promptTokens} adds bos)
+ * @param text        the prompt text, without special tokens
+ *                    ({@link org.sparkrlhf.core.batch.TokenSequence#promptIds} adds bos)
  * @param sampleIndex which of the prompt's samples this is (0 .. n-1 for n samples per prompt)
  */
 public record PromptRef(String promptId, String text, int sampleIndex) implements Serializable {

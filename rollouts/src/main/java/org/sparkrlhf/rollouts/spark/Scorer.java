@@ -13,6 +13,8 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
 import java.io.Serializable;
@@ -34,8 +36,8 @@ import java.util.List;
  * <p>Output columns: {@code logprobs} array&lt;float&gt; (one per scored token: the completion's tokens, then the
  * eos when appended), {@code sum_logprob} double, and {@code score} double only when the model has
  * {@code score.weight} — the head's output at the last token of {@code [bos]+prompt+completion+[eos]} (without
- * the eos when it is not appended). Token convention and math: {@link BatchScoring}. A row whose prompt or
- * completion is null gets nulls.
+ * the eos when it is not appended). Token convention: {@link TokenSequence}; math: {@link SequenceLogProbs}. A row
+ * whose prompt or completion is null gets nulls.
  *
  * <p>Each partition scores its rows in batches of {@code batchSize} in arrival order, with the model and the
  * inference scope of every {@link BroadcastModelTransformer}.
@@ -314,18 +316,18 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
 
         private List<Row> score(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
             TextTokenizer tok = loaded.tokenizer();
-            List<BatchScoring.Sequence> seqs = new ArrayList<>(rows.size());
+            List<TokenSequence> seqs = new ArrayList<>(rows.size());
             int[] seqOfRow = new int[rows.size()];
             for (int r = 0; r < rows.size(); r++) {
                 Row row = rows.get(r);
-                BatchScoring.Sequence s = encode(tok, row);
+                TokenSequence s = encode(tok, row);
                 seqOfRow[r] = s == null ? -1 : seqs.size();
                 if (s != null) {
                     seqs.add(s);
                 }
             }
-            List<BatchScoring.Result> results = BatchScoring.score(loaded.model(), seqs, spec.temperature(),
-                    spec.withScore(), loaded.model().manager());
+            List<SequenceLogProbs.SequenceScore> results = SequenceLogProbs.score(loaded.model(), seqs,
+                    spec.temperature(), spec.withScore(), Math.max(1, seqs.size()));
             List<Row> out = new ArrayList<>(rows.size());
             int extra = spec.withScore() ? 3 : 2;
             for (int r = 0; r < rows.size(); r++) {
@@ -335,9 +337,9 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
                     values[i] = row.get(i);
                 }
                 if (seqOfRow[r] >= 0) {
-                    BatchScoring.Result res = results.get(seqOfRow[r]);
-                    values[spec.inputWidth()] = res.logprobs();
-                    values[spec.inputWidth() + 1] = res.sumLogprob();
+                    SequenceLogProbs.SequenceScore res = results.get(seqOfRow[r]);
+                    values[spec.inputWidth()] = res.tokenLogProbs();
+                    values[spec.inputWidth() + 1] = res.sumLogProb();
                     if (spec.withScore()) {
                         values[spec.inputWidth() + 2] = res.score();
                     }
@@ -348,7 +350,7 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
         }
 
         /** The row's sequence by the token convention, or null when an input is null. */
-        private BatchScoring.Sequence encode(TextTokenizer tok, Row row) {
+        private TokenSequence encode(TextTokenizer tok, Row row) {
             if (row.isNullAt(spec.promptIdx())) {
                 return null;
             }
@@ -376,7 +378,8 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
             }
             boolean eos = spec.eosIdx() >= 0 && !row.isNullAt(spec.eosIdx())
                     ? row.getBoolean(spec.eosIdx()) : spec.appendEos();
-            return BatchScoring.encode(tok, prompt, completion, ids, eos);
+            return ids != null ? TokenSequence.encode(tok, prompt, ids, eos)
+                    : TokenSequence.encode(tok, prompt, completion, eos);
         }
     }
 }

@@ -1,5 +1,8 @@
 package org.sparkrlhf.rollouts.engine;
 
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -94,21 +97,23 @@ class GenerationEngineTest {
     }
 
     @Test
-    void recordedLogProbsEqualTeacherForcing() {
+    void recordedLogProbsEqualTheSharedLogProbs() {
         for (SamplingParams p : List.of(SamplingParams.greedy(20),
                 SamplingParams.defaults().withTemperature(0.7).withMaxNewTokens(20).withSeed(3))) {
             List<PromptRef> req = refs(PROMPTS, 2);
             List<Completion> gen = GenerationEngine.generate(model, TOK, req, p, 4);
-            List<TeacherForcing.Item> items = new ArrayList<>();
+            List<TokenSequence> items = new ArrayList<>();
             for (int i = 0; i < req.size(); i++) {
-                items.add(TeacherForcing.Item.of(req.get(i).text(), gen.get(i)));
+                items.add(TokenSequence.encode(TOK, req.get(i).text(), gen.get(i).tokenIds(), false));
             }
-            float[][] tf = TeacherForcing.logProbs(model, TOK, items, p.temperature(), 3);
-            double[] sums = TeacherForcing.sumLogProbs(model, TOK, items, p.temperature(), 10);
+            // greedy decoding records log_softmax(logits): it is re-scored at temperature 1
+            double t = p.temperature() > 0 ? p.temperature() : 1.0;
+            List<SequenceLogProbs.SequenceScore> tf = SequenceLogProbs.score(model, items, t, false, 3);
+            List<SequenceLogProbs.SequenceScore> wide = SequenceLogProbs.score(model, items, t, false, 10);
             for (int i = 0; i < req.size(); i++) {
-                assertArrayEquals(gen.get(i).logProbs(), tf[i], 1e-4f, "T=" + p.temperature() + " row " + i);
-                assertEquals(gen.get(i).sumLogProb(), sums[i], 1e-3);
-                for (float lp : tf[i]) {
+                assertArrayEquals(gen.get(i).logProbs(), tf.get(i).tokenLogProbs(), 1e-4f, "T=" + t + " row " + i);
+                assertEquals(gen.get(i).sumLogProb(), wide.get(i).sumLogProb(), 1e-3);
+                for (float lp : tf.get(i).tokenLogProbs()) {
                     assertTrue(lp <= 0 && Float.isFinite(lp));
                 }
             }
@@ -122,7 +127,7 @@ class GenerationEngineTest {
         List<Completion> gen = GenerationEngine.generate(model, TOK, req, p, 16);
         int checked = 0;
         for (int i = 0; i < req.size(); i++) {
-            int[] prompt = GenerationEngine.promptTokens(TOK, req.get(i).text());
+            int[] prompt = TokenSequence.promptIds(TOK, req.get(i).text());
             int[] comp = gen.get(i).tokenIds();
             long[] seq = new long[prompt.length + comp.length];
             for (int j = 0; j < prompt.length; j++) {
@@ -209,7 +214,7 @@ class GenerationEngineTest {
             SamplingParams p = SamplingParams.defaults().withMaxNewTokens(20).withSeed(8);
             List<Completion> out = GenerationEngine.generate(big, TOK, req, p, 5);
             int unknown = 0;
-            List<TeacherForcing.Item> items = new ArrayList<>();
+            List<TokenSequence> items = new ArrayList<>();
             for (int i = 0; i < out.size(); i++) {
                 Completion c = out.get(i);
                 int chars = 0;
@@ -218,12 +223,12 @@ class GenerationEngineTest {
                     chars += id >= 4 && id < TOK.vocabSize() ? 1 : 0;
                 }
                 assertEquals(chars, c.text().length());
-                items.add(TeacherForcing.Item.of(req.get(i).text(), c));
+                items.add(TokenSequence.encode(TOK, req.get(i).text(), c.tokenIds(), false));
             }
             assertTrue(unknown > 0, "a near-uniform model over 32 ids should pick some of the 10 extra ones");
-            float[][] tf = TeacherForcing.logProbs(big, TOK, items, 1.0);
+            List<SequenceLogProbs.SequenceScore> tf = SequenceLogProbs.score(big, items, 1.0, false, 8);
             for (int i = 0; i < out.size(); i++) {
-                assertArrayEquals(out.get(i).logProbs(), tf[i], 1e-4f);
+                assertArrayEquals(out.get(i).logProbs(), tf.get(i).tokenLogProbs(), 1e-4f);
             }
         }
     }
@@ -262,7 +267,7 @@ class GenerationEngineTest {
 
     /** [bos] + prompt + completion + [eos], the SFT layout. */
     static long[] trainingSequence(String prompt, String completion) {
-        int[] pr = GenerationEngine.promptTokens(TOK, prompt);
+        int[] pr = TokenSequence.promptIds(TOK, prompt);
         int[] co = TOK.encode(completion);
         long[] s = new long[pr.length + co.length + 1];
         for (int i = 0; i < pr.length; i++) {
@@ -346,7 +351,8 @@ class GenerationEngineTest {
             GenerationEngine.generate(model, TOK, refs(PROMPTS, 2), SamplingParams.defaults().withMaxNewTokens(6),
                     3);
             GenerationEngine.generate(model, TOK, refs(PROMPTS, 1), SamplingParams.greedy(6), 2, false);
-            TeacherForcing.logProbs(model, TOK, List.of(new TeacherForcing.Item("1=?\n", new int[] {5, 6})), 1.0);
+            SequenceLogProbs.score(model, List.of(TokenSequence.encode(TOK, "1=?\n", new int[] {5, 6}, false)), 1.0,
+                    false, 8);
             assertTrue(JniUtils.isGradMode(), "grad mode restored");
         } finally {
             JniUtils.setGradMode(grad);

@@ -1,5 +1,7 @@
 package org.sparkrlhf.rollouts.engine;
 
+import org.sparkrlhf.core.batch.TokenSequence;
+
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
@@ -19,7 +21,7 @@ class RowStateTest {
 
     static RowState row(int limit, List<String> stop) {
         PromptRef ref = new PromptRef("p", "1+2=?\n", 0);
-        return new RowState(ref, GenerationEngine.promptTokens(TOK, ref.text()), limit, 1, TOK, stop);
+        return new RowState(ref, TokenSequence.promptIds(TOK, ref.text()), limit, 1, TOK, stop);
     }
 
     /** Feeds the text's tokens (then eos if asked) until the row finishes; returns the completion. */

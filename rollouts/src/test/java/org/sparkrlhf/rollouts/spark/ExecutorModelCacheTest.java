@@ -1,5 +1,8 @@
 package org.sparkrlhf.rollouts.spark;
 
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -122,8 +125,8 @@ class ExecutorModelCacheTest {
         assertEquals(0, ExecutorModelCache.closeCount(key, 1), "one user left");
         LlamaModel stillThere = held.get(3).model();
         try (AutoCloseable g = LlamaModel.noGrad()) {
-            BatchScoring.score(stillThere, List.of(BatchScoring.encode(TOK, "1+1=?\n", "=2\n", true)), 1.0, false,
-                    manager);
+            SequenceLogProbs.score(stillThere, List.of(TokenSequence.encode(TOK, "1+1=?\n", "=2\n", true)), 1.0,
+                    false, 1);
         }
         held.get(3).release();
         assertEquals(1, ExecutorModelCache.closeCount(key, 1), "freed when the last user released it");

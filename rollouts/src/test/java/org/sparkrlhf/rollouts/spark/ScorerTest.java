@@ -1,5 +1,8 @@
 package org.sparkrlhf.rollouts.spark;
 
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -222,21 +225,20 @@ class ScorerTest {
     }
 
     @Test
-    void batchScoringRightPaddingDoesNotChangeARow() throws Exception {
+    void rightPaddingDoesNotChangeARow() {
         // the pure computation, without Spark: a short row scored alone and next to a long one
-        BatchScoring.Sequence shortRow = BatchScoring.encode(TOK, ROWS[1][0], ROWS[1][1], true);
-        BatchScoring.Sequence longRow = BatchScoring.encode(TOK, ROWS[0][0], ROWS[0][1], true);
+        TokenSequence shortRow = TokenSequence.encode(TOK, ROWS[1][0], ROWS[1][1], true);
+        TokenSequence longRow = TokenSequence.encode(TOK, ROWS[0][0], ROWS[0][1], true);
         assertArrayEquals(ScoringFixtures.sequence(ROWS[1][0], ROWS[1][1], true), shortRow.ids());
-        assertEquals(1 + TOK.encode(ROWS[1][0]).length, shortRow.completionStart());
-        try (AutoCloseable g = LlamaModel.noGrad()) {
-            BatchScoring.Result alone = BatchScoring.score(rm, List.of(shortRow), 1.0, true, manager).get(0);
-            List<BatchScoring.Result> padded = BatchScoring.score(rm, List.of(longRow, shortRow), 1.0, true, manager);
-            assertArrayEquals(alone.logprobs(), padded.get(1).logprobs(), 1e-5f);
-            assertEquals(alone.score(), padded.get(1).score(), 1e-5);
-            assertEquals(alone.sumLogprob(), padded.get(1).sumLogprob(), 1e-4);
-        }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BatchScoring.score(lm,
-                List.of(BatchScoring.build(1, new int[70], new int[] {5}, 2, true)), 1.0, false, manager));
+        assertEquals(1 + TOK.encode(ROWS[1][0]).length, shortRow.scoredFrom());
+        SequenceLogProbs.SequenceScore alone = SequenceLogProbs.score(rm, List.of(shortRow), 1.0, true, 2).get(0);
+        List<SequenceLogProbs.SequenceScore> padded =
+                SequenceLogProbs.score(rm, List.of(longRow, shortRow), 1.0, true, 2);
+        assertArrayEquals(alone.tokenLogProbs(), padded.get(1).tokenLogProbs(), 1e-5f);
+        assertEquals(alone.score(), padded.get(1).score(), 1e-5);
+        assertEquals(alone.sumLogProb(), padded.get(1).sumLogProb(), 1e-4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SequenceLogProbs.score(lm,
+                List.of(TokenSequence.of(new int[70], new int[] {5}, 2)), 1.0, false, 1));
         assertTrue(e.getMessage().contains("max_position_embeddings"), e.getMessage());
     }
 }

@@ -59,7 +59,7 @@ final class ScoringFixtures {
         return spark.createDataFrame(rows, SCHEMA).repartition(partitions);
     }
 
-    /** [bos] + prompt + completion (+ eos), written out independently of BatchScoring. */
+    /** [bos] + prompt + completion (+ eos), written out independently of TokenSequence. */
     static int[] sequence(String prompt, String completion, boolean eos) {
         int[] p = TOK.encode(prompt);
         int[] c = TOK.encode(completion);
