@@ -79,9 +79,10 @@ public final class GrpoTrainer {
    *
    * @param advantage the advantage of its first token (for a sequence-level estimator, that of all its tokens)
    * @param executorId the Spark executor that sampled and scored it ({@code "driver"} in process)
+   * @param trained the update used it (with {@code filter_groups}, only samples of groups whose rewards differ)
    */
   public record Rollout(GrpoPrompt prompt, Completion completion, RewardResult reward, double advantage,
-      String executorId) {}
+      String executorId, boolean trained) {}
 
   /**
    * What an iteration produced.
@@ -393,10 +394,12 @@ public final class GrpoTrainer {
     m.put("generate_seconds", genSeconds);
     m.put("train_seconds", trainSeconds);
 
+    boolean[] used = new boolean[n];
+    for (int i : train) used[i] = true;
     List<Rollout> rollouts = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       rollouts.add(new Rollout(chosen.get(i / g), completions.get(i), results.get(i), adv[i],
-          scored.get(i).executorId()));
+          scored.get(i).executorId(), used[i]));
     }
     return new Iteration(it, version, rollouts, m);
   }

@@ -170,8 +170,15 @@ class GrpoTrainerTest {
       for (int q = 0; q < rounds * 4; q++) {
         java.util.Set<Double> rewards = new java.util.HashSet<>();
         for (int j = 0; j < 8; j++) rewards.add(it.rollouts().get(q * 8 + j).reward().total());
-        differing += rewards.size() > 1 ? 1 : 0;
-        if (rewards.size() == 1) {
+        boolean signal = rewards.size() > 1;
+        differing += signal ? 1 : 0;
+        // Trained on exactly the first 4 groups whose rewards differ, in sampling order, all 8 samples of each:
+        // an equal-reward group is never trained on, whatever its advantages are.
+        boolean wanted = signal && differing <= 4;
+        for (int j = 0; j < 8; j++) {
+          assertEquals(wanted, it.rollouts().get(q * 8 + j).trained(), "group " + q + " sample " + j);
+        }
+        if (!signal) {
           for (int j = 0; j < 8; j++) assertEquals(0.0, it.rollouts().get(q * 8 + j).advantage(), 0.0);
         }
       }
