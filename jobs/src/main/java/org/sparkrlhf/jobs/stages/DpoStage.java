@@ -22,7 +22,6 @@ import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.run.RunContext;
-import org.sparkrlhf.core.tokenizer.HfTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.dpo.train.DpoConfig;
 import org.sparkrlhf.dpo.train.DpoTrainer;
@@ -101,7 +100,7 @@ public final class DpoStage implements Stage {
     try (NDManager manager = NDManager.newBaseManager()) {
       HfCheckpoint ckpt = Models.checkpoint("reference checkpoint", refPath, manager);
       LlamaModel model = ckpt.model();
-      TextTokenizer tok = HfTokenizer.fromJson(ckpt.tokenizerJson());
+      TextTokenizer tok = Models.tokenizer(refPath, ckpt);
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
 
       // Keep what can be trained on; the executors score exactly these rows.

@@ -27,7 +27,16 @@ final class Models {
   /** A checkpoint folder with its tokenizer, as {@link #checkpoint}; the source is the folder. */
   static Loaded load(String checkpoint, NDManager manager) {
     HfCheckpoint ckpt = checkpoint("checkpoint", checkpoint, manager);
-    return new Loaded(ckpt.model(), HfTokenizer.fromJson(ckpt.tokenizerJson()), checkpoint);
+    return new Loaded(ckpt.model(), tokenizer(checkpoint, ckpt), checkpoint);
+  }
+
+  /** The tokenizer of a checkpoint read by {@link #checkpoint}; a tokenizer.json it cannot read is a one-line error. */
+  static TextTokenizer tokenizer(String path, HfCheckpoint ckpt) {
+    try {
+      return HfTokenizer.fromJson(ckpt.tokenizerJson());
+    } catch (RuntimeException e) {
+      throw new UserError("checkpoint " + path + " has a tokenizer.json that cannot be read: " + firstLine(e));
+    }
   }
 
   /**

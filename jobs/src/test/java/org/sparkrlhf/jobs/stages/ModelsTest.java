@@ -1,7 +1,9 @@
 package org.sparkrlhf.jobs.stages;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
@@ -42,6 +44,23 @@ class ModelsTest {
       }
       UserError e = assertThrows(UserError.class, () -> Models.checkpoint("checkpoint", path, m));
       assertEquals("checkpoint " + path + " has no tokenizer.json", e.getMessage());
+    }
+  }
+
+  @Test
+  void aMalformedTokenizerIsAOneLineError(@TempDir Path dir) {
+    String path = dir.resolve("bad-tokenizer").toString();
+    CharTokenizer tok = new CharTokenizer();
+    LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, tok.vocabSize(), 32, 10000.0, 1e-5, true, tok.bosId(),
+        tok.eosId(), tok.padId());
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      try (LlamaModel model = LlamaModel.init(cfg, false, 1, m)) {
+        HfCheckpoint.save(model, "{\"model\": {\"type\": \"BPE\", \"vocab\": ", Map.of(), path);
+      }
+      UserError e = assertThrows(UserError.class, () -> Models.load(path, m));
+      assertTrue(e.getMessage().startsWith("checkpoint " + path + " has a tokenizer.json that cannot be read: "),
+          e.getMessage());
+      assertFalse(e.getMessage().contains("\n"), e.getMessage());
     }
   }
 }
