@@ -7,7 +7,7 @@ flawed teacher and SFT on the truth that it recovers.
 
 OUT_DIR holds one lake per rate (rate-<r>/runs/rate-<r>/<stage>/report.json). --truth names the run folder of an
 SFT on the true solutions (its eval-sft-test report gives the accuracy a perfect teacher reaches); without it the
-gap column is left out.
+gap column is left out (or give the accuracy itself with --truth-accuracy).
 """
 import argparse
 import json
@@ -23,8 +23,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--truth")
+    ap.add_argument("--truth-accuracy", type=float, help="SFT on the true solutions' test accuracy, when measured elsewhere")
     a = ap.parse_args()
-    truth = None
+    truth = a.truth_accuracy
     if a.truth:
         t = report(pathlib.Path(a.truth), "eval-sft-test")
         truth = t["greedy_accuracy"] if t else None
