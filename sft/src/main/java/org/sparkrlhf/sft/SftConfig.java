@@ -42,6 +42,23 @@ public class SftConfig extends ScheduledOptimizerSettings {
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
   public int threads = 0;
 
+  /** What is wrong with these settings, one line each naming the key, in a fixed order; empty when fine. */
+  public java.util.List<String> problems() {
+    java.util.List<String> p = new java.util.ArrayList<>();
+    if (maxSteps < 1 || batchSize < 1) p.add("sft.max_steps and sft.batch_size must be positive");
+    if (lr <= 0) p.add("sft.lr must be positive");
+    if (maxDemos < 0) p.add("sft.max_demos must be 0 (all) or positive, got " + maxDemos);
+    if (logEvery < 1) p.add("sft.log_every must be at least 1, got " + logEvery);
+    if (evalEvery < 0 || checkpointEvery < 0 || evalAccuracyProblems < 0) {
+      p.add("sft.eval_every, sft.checkpoint_every and sft.eval_accuracy_problems must not be negative");
+    }
+    if (maxSeqLen < 2) p.add("sft.max_seq_len must be at least 2, got " + maxSeqLen);
+    // The architecture only matters when training from scratch; a checkpoint brings its own.
+    String modelProblem = initCheckpoint.isBlank() ? model.problem("sft.model") : null;
+    if (modelProblem != null) p.add(modelProblem);
+    return p;
+  }
+
   public SftConfig() {
     lr = 2e-3;
     warmupSteps = 100;

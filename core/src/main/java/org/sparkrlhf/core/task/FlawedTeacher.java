@@ -196,7 +196,7 @@ public final class FlawedTeacher {
 
     /** {@code right ± offset}, never below 0 (then {@code right + offset}). */
     private static long wrongValue(long right, int offset, boolean down) {
-        return down && right >= offset && right >= 0 ? right - offset : right + offset;
+        return down && right >= offset ? right - offset : right + offset;
     }
 
     @Override

@@ -37,10 +37,14 @@ public record StepLabels(String prompt, List<String> steps, List<Boolean> labels
 
     /** A corrupted solution truncated after its wrong step: true, …, true, false. */
     public static StepLabels of(String prompt, StepCorruptor.Corruption corruption) {
-        int wrong = corruption.firstWrongStep();
+        return throughFirstWrong(prompt, corruption.steps(), corruption.firstWrongStep());
+    }
+
+    /** Any solution whose first wrong step is {@code wrong}, truncated after it: true, …, true, false. */
+    public static StepLabels throughFirstWrong(String prompt, List<String> steps, int wrong) {
         List<Boolean> labels = new ArrayList<>(Collections.nCopies(wrong, Boolean.TRUE));
         labels.add(Boolean.FALSE);
-        return new StepLabels(prompt, corruption.steps().subList(0, wrong + 1), labels);
+        return new StepLabels(prompt, steps.subList(0, wrong + 1), labels);
     }
 
     /**

@@ -100,6 +100,17 @@ class PolicyOptimizerTest {
    * the clip c = 1) the clipped gradients are g·c/N and g·2c/N: equal norms, ratio −1 instead of −0.5. Hand
    * computation of the matrix element as in the test above with g1 = 0.5·c/N, g2 = −0.25·2c/N.
    */
+  /**
+   * A decayed matrix element after two AdamW steps with gradients g1, g2 (lr 0.1, β1 0.9, β2 0.999, eps 1e-8,
+   * weight decay 0.1), by the formulas written out above.
+   */
+  static double matrixElementAfterTwoSteps(double w0, double g1, double g2) {
+    double w1 = w0 * 0.99 - 0.1 * g1 / (Math.abs(g1) + 1e-8);
+    double mh = (0.9 * 0.1 * g1 + 0.1 * g2) / (1 - 0.81);
+    double vh = (0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2) / (1 - 0.999 * 0.999);
+    return w1 * 0.99 - 0.1 * mh / (Math.sqrt(vh) + 1e-8);
+  }
+
   @Test
   void clippingRescalesEachStepsGradientToTheClipNorm() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
@@ -122,17 +133,9 @@ class PolicyOptimizerTest {
       constantGradients(model, m, -0.5f);
       assertEquals(n / 2, opt.step(model), 1e-4 * n);
 
-      double g1 = 0.5 * clip / n;
-      double g2 = -0.25 * clip / (n / 2);
-      double w1 = w0 * 0.99 - 0.1 * g1 / (Math.abs(g1) + 1e-8);
-      double mh = (0.9 * 0.1 * g1 + 0.1 * g2) / (1 - 0.81);
-      double vh = (0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2) / (1 - 0.999 * 0.999);
-      double clipped = w1 * 0.99 - 0.1 * mh / (Math.sqrt(vh) + 1e-8);
+      double clipped = matrixElementAfterTwoSteps(w0, 0.5 * clip / n, -0.25 * clip / (n / 2));
       // Without clipping the ratio stays −0.5 and the second step is much larger.
-      double u1 = 0.5;
-      double u2 = -0.25;
-      double unclipped = w1 * 0.99 - 0.1 * ((0.09 * u1 + 0.1 * u2) / 0.19)
-          / (Math.sqrt((0.999e-3 * u1 * u1 + 1e-3 * u2 * u2) / (1 - 0.999 * 0.999)) + 1e-8);
+      double unclipped = matrixElementAfterTwoSteps(w0, 0.5, -0.25);
       assertTrue(Math.abs(clipped - unclipped) > 1e-2, clipped + " vs " + unclipped);
       assertEquals(clipped, model.parameters().get(mat).toFloatArray()[0], 1e-5);
     }

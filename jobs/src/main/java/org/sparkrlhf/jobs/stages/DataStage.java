@@ -89,8 +89,7 @@ public final class DataStage implements Stage {
   }
 
   /** Identifies the generator settings; a dataset keeps one for life. */
-  static String source(DataConfig c) {
-    FlawedTeacher teacher = teacher(c.teacher);
+  static String source(DataConfig c, FlawedTeacher teacher) {
     // A perfect teacher adds nothing, so lakes written before teachers existed keep their source.
     return "builtin:arith seed=" + c.seed + " ops=" + c.minOps + "-" + c.maxOps + " operands="
         + c.operandMin + "-" + c.operandMax + " operators=" + c.operators + " ood_extra_ops=" + c.oodExtraOps
@@ -102,7 +101,7 @@ public final class DataStage implements Stage {
     DataConfig c = StageConfigs.bind(config, "data", DataConfig.class);
     TaskSpec spec = spec(c);
     FlawedTeacher teacher = teacher(c.teacher);
-    String source = source(c);
+    String source = source(c, teacher);
     Lake lake = ctx.lake();
     ctx.put("config", c);
 
@@ -157,12 +156,9 @@ public final class DataStage implements Stage {
       // The teacher's own wrong demonstration, labelled through its first wrong step: what SFT was shown.
       FlawedTeacher.Demonstration d = taught.get(p.id());
       if (d != null && !d.flawless()) {
-        List<Boolean> marks = new ArrayList<>(java.util.Collections.nCopies(d.firstWrongStep(), Boolean.TRUE));
-        marks.add(Boolean.FALSE);
-        labels.add(RowFactory.create(
-            c.dataset, p.split(), p.id() + "-t", p.prompt(),
-            d.steps().subList(0, d.firstWrongStep() + 1).toArray(new String[0]), marks.toArray(new Boolean[0]),
-            "teacher", source, ctx.runId(), null));
+        StepLabels t = StepLabels.throughFirstWrong(p.prompt(), d.steps(), d.firstWrongStep());
+        labels.add(RowFactory.create(c.dataset, p.split(), p.id() + "-t", t.prompt(), t.steps().toArray(new String[0]),
+            t.labels().toArray(new Boolean[0]), "teacher", source, ctx.runId(), null));
       }
     }
     Map<String, Object> teacherReport = teacherReport(teacher, taught.values());
@@ -172,12 +168,12 @@ public final class DataStage implements Stage {
     long vLabels = lake.insertNew(Tables.STEP_LABELS, noTimestamp(lake, Tables.STEP_LABELS, labels));
     ctx.put("dataset", c.dataset).put("source", source).put("problems", counts)
         .put("step_label_rows", labels.size()).put("teacher", teacherReport);
-    ctx.summary("problems " + counts + (teacher.perfect() ? "; a perfect teacher" : String.format(
-        "; teacher %s, its train demonstrations %.1f %% correct", teacher, 100 * (double) teacherReport.get("accuracy"))));
+    String taughtBy = teacher.perfect() ? "a perfect teacher" : String.format(
+        "teacher %s, its train demonstrations %.1f %% correct", teacher, 100 * (double) teacherReport.get("accuracy"));
+    ctx.summary("problems " + counts + "; " + taughtBy);
     System.out.printf("data: dataset %s  train %d  valid %d  test %d  test_ood %d  step_labels %d%n",
         c.dataset, counts.get("train"), counts.get("valid"), counts.get("test"), counts.get("test_ood"), labels.size());
-    System.out.printf("data: teacher %s  train demonstrations correct %.1f %%%n", teacher,
-        100 * (double) teacherReport.get("accuracy"));
+    System.out.println("data: " + taughtBy);
     System.out.printf("data: prompts v%d  sft_demos v%d  step_labels v%d%n", vPrompts, vDemos, vLabels);
   }
 

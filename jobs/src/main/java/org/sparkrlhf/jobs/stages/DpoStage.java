@@ -180,6 +180,7 @@ public final class DpoStage implements Stage {
         }
       });
       metrics.flush();
+      Map<String, Object> last = stepReport(result.last());
       ctx.put("dataset", dataset)
           .put("reference_checkpoint", refPath)
           .put("reference_logps", refTable)
@@ -189,10 +190,9 @@ public final class DpoStage implements Stage {
           .put("skipped_too_long", tooLong)
           .put("steps", result.steps())
           .put("first_step", stepReport(result.first()))
-          .put("last_step", stepReport(result.last()))
+          .put("last_step", last)
           .put("train_seconds", result.trainSeconds())
           .put("checkpoint", lastCheckpoint[0]);
-      Map<String, Object> last = stepReport(result.last());
       ctx.summary(String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
           result.pairs(), result.steps(), last.get("rewards/accuracies"), last.get("rewards/margins")));
       model.close();

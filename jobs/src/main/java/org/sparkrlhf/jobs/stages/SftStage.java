@@ -50,18 +50,8 @@ public final class SftStage implements Stage {
   @Override
   public void check(Config config) {
     SftConfig c = StageConfigs.bind(config, "sft", SftConfig.class);
-    if (c.maxSteps < 1 || c.batchSize < 1) throw new UserError("sft.max_steps and sft.batch_size must be positive");
-    if (c.lr <= 0) throw new UserError("sft.lr must be positive");
-    if (c.maxDemos < 0) throw new UserError("sft.max_demos must be 0 (all) or positive, got " + c.maxDemos);
-    if (c.logEvery < 1) throw new UserError("sft.log_every must be at least 1, got " + c.logEvery);
-    if (c.evalEvery < 0 || c.checkpointEvery < 0 || c.evalAccuracyProblems < 0) {
-      throw new UserError("sft.eval_every, sft.checkpoint_every and sft.eval_accuracy_problems must not be negative");
-    }
-    if (c.maxSeqLen < 2) throw new UserError("sft.max_seq_len must be at least 2, got " + c.maxSeqLen);
-    if (c.initCheckpoint.isBlank()) {
-      String problem = c.model.problem("sft.model");
-      if (problem != null) throw new UserError(problem);
-    }
+    List<String> problems = c.problems();
+    if (!problems.isEmpty()) throw new UserError(problems.get(0));
   }
 
   @Override

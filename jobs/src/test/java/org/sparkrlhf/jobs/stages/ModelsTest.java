@@ -18,6 +18,15 @@ import org.sparkrlhf.core.tokenizer.CharTokenizer;
 
 /** The one checkpoint loader of the stages: what a user reads when a checkpoint cannot serve. */
 class ModelsTest {
+  /** A tiny model for the built-in tokenizer saved at {@code path} with {@code tokenizerJson} (null: none). */
+  static void saveTinyCheckpoint(String path, String tokenizerJson, NDManager m) {
+    CharTokenizer tok = new CharTokenizer();
+    LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, tok.vocabSize(), 32, 10000.0, 1e-5, true, tok.bosId(),
+        tok.eosId(), tok.padId());
+    try (LlamaModel model = LlamaModel.init(cfg, false, 1, m)) {
+      HfCheckpoint.save(model, tokenizerJson, Map.of(), path);
+    }
+  }
 
   @Test
   void aMissingCheckpointIsOneLineNamingItsRoleAndPath(@TempDir Path dir) {
@@ -35,13 +44,8 @@ class ModelsTest {
   @Test
   void aCheckpointWithoutTokenizerIsRefused(@TempDir Path dir) {
     String path = dir.resolve("no-tokenizer").toString();
-    CharTokenizer tok = new CharTokenizer();
-    LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, tok.vocabSize(), 32, 10000.0, 1e-5, true, tok.bosId(),
-        tok.eosId(), tok.padId());
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
-      try (LlamaModel model = LlamaModel.init(cfg, false, 1, m)) {
-        HfCheckpoint.save(model, null, Map.of(), path);
-      }
+      saveTinyCheckpoint(path, null, m);
       UserError e = assertThrows(UserError.class, () -> Models.checkpoint("checkpoint", path, m));
       assertEquals("checkpoint " + path + " has no tokenizer.json", e.getMessage());
     }
@@ -50,13 +54,8 @@ class ModelsTest {
   @Test
   void aMalformedTokenizerIsAOneLineError(@TempDir Path dir) {
     String path = dir.resolve("bad-tokenizer").toString();
-    CharTokenizer tok = new CharTokenizer();
-    LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, tok.vocabSize(), 32, 10000.0, 1e-5, true, tok.bosId(),
-        tok.eosId(), tok.padId());
     try (NDManager m = NDManager.newBaseManager("PyTorch")) {
-      try (LlamaModel model = LlamaModel.init(cfg, false, 1, m)) {
-        HfCheckpoint.save(model, "{\"model\": {\"type\": \"BPE\", \"vocab\": ", Map.of(), path);
-      }
+      saveTinyCheckpoint(path, "{\"model\": {\"type\": \"BPE\", \"vocab\": ", m);
       UserError e = assertThrows(UserError.class, () -> Models.load(path, m));
       assertTrue(e.getMessage().startsWith("checkpoint " + path + " has a tokenizer.json that cannot be read: "),
           e.getMessage());
