@@ -20,7 +20,7 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.grpo.train.GrpoTrainer;
+import org.sparkrlhf.grpo.rl.TrainerState;
 
 /** data → sft → grpo on a tiny model: rollouts and metrics land once per iteration, --resume continues. */
 class GrpoStageTest {
@@ -90,8 +90,8 @@ class GrpoStageTest {
     assertEquals(List.of(2L, 3L), ckpts.stream().map(r -> r.<Long>getAs("step")).toList());
     for (Row r : ckpts) {
       String dir = r.getAs("path");
-      assertTrue(GrpoTrainer.hasState(dir), dir);
-      assertEquals(r.<Long>getAs("step").intValue(), GrpoTrainer.readState(dir).iteration());
+      assertTrue(TrainerState.exists(dir), dir);
+      assertEquals(r.<Long>getAs("step").intValue(), TrainerState.read(dir).iteration());
     }
 
     // The same run again under the same run id adds nothing.

@@ -1,12 +1,11 @@
 package org.sparkrlhf.grpo.algos;
 
 import ai.djl.ndarray.NDArray;
-import java.util.Map;
-import java.util.TreeMap;
+import org.sparkrlhf.core.algos.Registry;
 
 /**
  * Reduces a per-token loss matrix [B, T] to a scalar over the tokens where {@code mask} [B, T]
- * (0/1, float) is 1, as verl's {@code agg_loss}. Registered by name:
+ * (0/1, float) is 1, as verl's {@code agg_loss}. Registered by name in {@link #REGISTRY}:
  * {@code token-mean} and {@code seq-mean-token-mean}.
  */
 @FunctionalInterface
@@ -41,16 +40,8 @@ public interface Aggregation {
         return rowMean.mul(rowHas).sum().div(rowHas.sum().maximum(1f));
     }
 
-    /** @throws IllegalArgumentException for an unknown name, listing the known ones */
-    static Aggregation byName(String name) {
-        Map<String, Aggregation> registry = new TreeMap<>(Map.of(
-                TOKEN_MEAN, Aggregation::tokenMean,
-                SEQ_MEAN_TOKEN_MEAN, Aggregation::seqMeanTokenMean));
-        Aggregation a = name == null ? null : registry.get(name);
-        if (a == null) {
-            throw new IllegalArgumentException("unknown loss aggregation '" + name + "'; known: "
-                    + String.join(", ", registry.keySet()));
-        }
-        return a;
-    }
+    /** The aggregations by name; {@code REGISTRY.register(name, aggregation)} adds another. */
+    Registry<Aggregation> REGISTRY = new Registry<Aggregation>("loss aggregation")
+            .register(TOKEN_MEAN, Aggregation::tokenMean)
+            .register(SEQ_MEAN_TOKEN_MEAN, Aggregation::seqMeanTokenMean);
 }

@@ -81,7 +81,7 @@ class LossesTest {
         // Per-token advantages [B, T] give the same; seq-mean-token-mean = mean(-2.78/3, 7.0/3).
         NDArray advTok = mat(2, 1, 1, 1, 1, -2, -2, -2, -2);
         PolicyLoss.Result s = PolicyLoss.clippedSurrogate(surrogateLogp(), old, advTok, surrogateMask(), 0.2, 0.28,
-                Aggregation.byName("seq-mean-token-mean"));
+                Aggregation.REGISTRY.byName("seq-mean-token-mean"));
         assertEquals(((-1.28 - 1 - 0.5) / 3 + (1.6 + 2.4 + 3.0) / 3) / 2, s.loss().getFloat(), 1e-5);
         assertEquals(2.0 / 6, s.clipFraction(), 1e-6);
 
@@ -124,12 +124,12 @@ class LossesTest {
         assertEquals(4f, Aggregation.tokenMean(loss, mask).getFloat(), 1e-6f);
         // seq-mean-token-mean: rows (1+2+3)/3 = 2 and 10/1 = 10; the empty third row is left out -> 6.
         assertEquals(6f, Aggregation.seqMeanTokenMean(loss, mask).getFloat(), 1e-6f);
-        assertEquals(4f, Aggregation.byName("token-mean").apply(loss, mask).getFloat(), 1e-6f);
-        assertEquals(6f, Aggregation.byName("seq-mean-token-mean").apply(loss, mask).getFloat(), 1e-6f);
+        assertEquals(4f, Aggregation.REGISTRY.byName("token-mean").apply(loss, mask).getFloat(), 1e-6f);
+        assertEquals(6f, Aggregation.REGISTRY.byName("seq-mean-token-mean").apply(loss, mask).getFloat(), 1e-6f);
         NDArray none = m.zeros(new Shape(3, 3));
         assertEquals(0f, Aggregation.tokenMean(loss, none).getFloat());
         assertEquals(0f, Aggregation.seqMeanTokenMean(loss, none).getFloat());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Aggregation.byName("sum"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Aggregation.REGISTRY.byName("sum"));
         assertTrue(e.getMessage().contains("seq-mean-token-mean"), e.getMessage());
     }
 

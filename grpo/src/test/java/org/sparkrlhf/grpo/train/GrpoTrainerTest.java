@@ -17,6 +17,11 @@ import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.grpo.rl.InProcessRollouts;
+import org.sparkrlhf.grpo.rl.RlPrompt;
+import org.sparkrlhf.grpo.rl.RlTrainer;
+import org.sparkrlhf.grpo.rl.RolloutSource;
+import org.sparkrlhf.grpo.rl.TrainerState;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 
@@ -37,9 +42,9 @@ class GrpoTrainerTest {
     return new RewardResult(r, Map.of("ones", r));
   };
 
-  static List<GrpoPrompt> prompts(int n) {
-    List<GrpoPrompt> out = new ArrayList<>();
-    for (int i = 0; i < n; i++) out.add(new GrpoPrompt(String.format("p%03d", i), (i % 7) + "+" + (i % 5) + "=?\n", null));
+  static List<RlPrompt> prompts(int n) {
+    List<RlPrompt> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) out.add(new RlPrompt(String.format("p%03d", i), (i % 7) + "+" + (i % 5) + "=?\n", null));
     return out;
   }
 
@@ -71,7 +76,7 @@ class GrpoTrainerTest {
       List<Double> rewards = new ArrayList<>();
       long start = System.nanoTime();
       while (t.hasNext()) {
-        GrpoTrainer.Iteration it = t.step();
+        RlTrainer.Iteration it = t.step();
         assertEquals(64, it.rollouts().size());
         rewards.add(it.metrics().get("reward_mean"));
         for (String k : List.of("reward_std", "kl_ref", "loss", "clip_fraction", "entropy", "completion_length",
@@ -91,12 +96,12 @@ class GrpoTrainerTest {
   @Test
   void resumingAfterIterationKGivesTheSameNextIteration() throws Exception {
     int k = 3;
-    GrpoTrainer.Iteration uninterrupted;
+    RlTrainer.Iteration uninterrupted;
     try (NDManager m = NDManager.newBaseManager()) {
       LlamaModel policy = tinyModel(m);
       GrpoTrainer t = new GrpoTrainer(config(k + 1), policy, policy.copy(m), TOK, prompts(32),
           new InProcessRollouts(TOK, 64), ONES);
-      GrpoTrainer.Iteration last = null;
+      RlTrainer.Iteration last = null;
       while (t.hasNext()) last = t.step();
       uninterrupted = last;
     }
@@ -107,22 +112,22 @@ class GrpoTrainerTest {
           new InProcessRollouts(TOK, 64), ONES);
       for (int i = 0; i < k; i++) t.step();
       org.sparkrlhf.core.model.HfCheckpoint.save(policy, TOK.toTokenizerJson(), Map.of(), dir);
-      GrpoTrainer.writeState(dir, t.state(), Map.of("reference", "init"));
+      t.state().write(dir, Map.of("reference", "init"));
     }
     try (NDManager m = NDManager.newBaseManager()) {
       LlamaModel policy = org.sparkrlhf.core.model.HfCheckpoint.load(dir, m).model();
       LlamaModel ref = tinyModel(m);
       GrpoTrainer t = new GrpoTrainer(config(k + 1), policy, ref, TOK, prompts(32), new InProcessRollouts(TOK, 64),
           ONES);
-      t.restore(GrpoTrainer.readState(dir));
+      t.restore(TrainerState.read(dir));
       assertEquals(k, t.iteration());
-      GrpoTrainer.Iteration resumed = t.step();
+      RlTrainer.Iteration resumed = t.step();
       assertEquals(k + 1, resumed.iteration());
       assertEquals(uninterrupted.rollouts().size(), resumed.rollouts().size());
       for (int i = 0; i < resumed.rollouts().size(); i++) {
         assertEquals(uninterrupted.rollouts().get(i).completion().text(), resumed.rollouts().get(i).completion().text());
       }
-      for (String name : GrpoTrainer.DETERMINISTIC_METRICS) {
+      for (String name : RlTrainer.DETERMINISTIC_METRICS) {
         Double a = uninterrupted.metrics().get(name);
         Double b = resumed.metrics().get(name);
         if (a == null) {
@@ -149,13 +154,13 @@ class GrpoTrainerTest {
       c.maxGenerationRounds = 4;
       GrpoTrainer t = new GrpoTrainer(c, policy, policy.copy(m), TOK, prompts(32), new InProcessRollouts(TOK, 64),
           HALF_CONSTANT);
-      GrpoTrainer.Iteration it = t.step();
+      RlTrainer.Iteration it = t.step();
       int rounds = it.metrics().get("generation_rounds").intValue();
       // A round of 4 random prompts holds 4 odd ones with probability ~1/16, so 4 differing groups need >= 2 rounds.
       assertTrue(rounds >= 2 && rounds <= 4, "rounds " + rounds);
       assertEquals(rounds * 4 * 8, it.rollouts().size(), "every sampled rollout is returned");
       java.util.Set<String> ids = new java.util.LinkedHashSet<>();
-      for (GrpoTrainer.Rollout r : it.rollouts()) ids.add(r.prompt().id());
+      for (RlTrainer.Rollout r : it.rollouts()) ids.add(r.prompt().id());
       assertEquals(rounds * 4, ids.size(), "rounds draw fresh prompts");
       // Round 0 is the unfiltered draw; each round's samples depend on (seed, iteration, round) only.
       GrpoConfig plain = config(1);
@@ -163,9 +168,9 @@ class GrpoTrainerTest {
       plain.klCoef = 0;
       GrpoTrainer unfiltered = new GrpoTrainer(plain, tinyModel(m), null, TOK, prompts(32),
           new InProcessRollouts(TOK, 64), HALF_CONSTANT);
-      assertEquals(unfiltered.promptsOf(1), t.promptsOf(1, 0));
-      assertEquals(t.promptsOf(1, 1), it.rollouts().subList(32, 64).stream().filter(r -> r.completion().sampleIndex() == 0)
-          .map(GrpoTrainer.Rollout::prompt).toList());
+      assertEquals(unfiltered.sampler().promptsOf(1, 0), t.sampler().promptsOf(1, 0));
+      assertEquals(t.sampler().promptsOf(1, 1), it.rollouts().subList(32, 64).stream().filter(r -> r.completion().sampleIndex() == 0)
+          .map(RlTrainer.Rollout::prompt).toList());
       int differing = 0;
       for (int q = 0; q < rounds * 4; q++) {
         java.util.Set<Double> rewards = new java.util.HashSet<>();
@@ -198,7 +203,7 @@ class GrpoTrainerTest {
       c.maxGenerationRounds = 3;
       Rewarder constant = (prompt, answer, cmp) -> new RewardResult(1.0, Map.of("ones", 1.0));
       GrpoTrainer t = new GrpoTrainer(c, policy, before, TOK, prompts(32), new InProcessRollouts(TOK, 64), constant);
-      GrpoTrainer.Iteration it = t.step();
+      RlTrainer.Iteration it = t.step();
       assertEquals(3.0, it.metrics().get("generation_rounds"));
       assertEquals(0.0, it.metrics().get("train_groups"));
       assertEquals(1.0, it.metrics().get("zero_std_groups"));

@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.model.LlamaModel;
@@ -17,6 +18,14 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.grpo.algos.AdvantageEstimator;
 import org.sparkrlhf.grpo.algos.AdvantageEstimators;
 import org.sparkrlhf.grpo.algos.AdvantageInput;
+import org.sparkrlhf.grpo.algos.PolicyLoss;
+import org.sparkrlhf.grpo.algos.PolicyLosses;
+import org.sparkrlhf.core.algos.Kl;
+import org.sparkrlhf.grpo.rl.InProcessRollouts;
+import org.sparkrlhf.grpo.rl.RlPrompt;
+import org.sparkrlhf.grpo.rl.RlTrainer;
+import org.sparkrlhf.grpo.rl.RolloutSource;
+import org.sparkrlhf.grpo.rl.TrainerState;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RuleRewarder;
 import org.sparkrlhf.rollouts.engine.Completion;
@@ -37,8 +46,8 @@ class RegistryTest {
    * Two task prompts, four worked solutions each: right, a wrong step, a wrong first step, a skipped step or a wrong
    * answer.
    */
-  static final List<GrpoPrompt> PROMPTS = List.of(new GrpoPrompt("a", "2+3*4=?\n", "14"),
-      new GrpoPrompt("b", "7-2+1=?\n", "6"));
+  static final List<RlPrompt> PROMPTS = List.of(new RlPrompt("a", "2+3*4=?\n", "14"),
+      new RlPrompt("b", "7-2+1=?\n", "6"));
   static final String[][] SOLUTIONS = {
       {"=2+12\n=14\n#### 14\n", "=2+12\n=15\n#### 15\n", "=5*4\n=20\n#### 20\n", "=14\n#### 14\n"},
       {"=5+1\n=6\n#### 6\n", "=5+1\n=7\n#### 7\n", "=7-3\n=4\n#### 4\n", "=5+1\n=6\n#### 5\n"}};
@@ -114,7 +123,7 @@ class RegistryTest {
     double[][] steps = new double[n][];
     int[][] stepOfToken = new int[n][];
     for (int i = 0; i < n; i++) {
-      GrpoPrompt p = PROMPTS.get(i / 4);
+      RlPrompt p = PROMPTS.get(i / 4);
       Completion c = solution(p.id(), i % 4);
       groups[i] = i / 4;
       lengths[i] = c.length();
@@ -136,8 +145,8 @@ class RegistryTest {
       LlamaModel policy = GrpoTrainerTest.tinyModel(m);
       GrpoTrainer t = new GrpoTrainer(config("grpo_process"), policy, policy.copy(m), TOK, PROMPTS, new Solutions(),
           RULES);
-      GrpoTrainer.Iteration it = t.step();
-      for (GrpoTrainer.Rollout r : it.rollouts()) {
+      RlTrainer.Iteration it = t.step();
+      for (RlTrainer.Rollout r : it.rollouts()) {
         int i = (r.prompt().id().equals("a") ? 0 : 4) + r.completion().sampleIndex();
         assertEquals(RECORDED_TOKEN_ADVANTAGES[i][0], (float) r.advantage(), 0f, "rollout " + i);
       }
@@ -163,9 +172,9 @@ class RegistryTest {
       LlamaModel policy = GrpoTrainerTest.tinyModel(m);
       GrpoConfig c = config("registry_test_reinforce");
       c.klCoef = 0;
-      GrpoTrainer.Iteration it = new GrpoTrainer(c, policy, null, TOK, PROMPTS, new Solutions(), RULES).step();
+      RlTrainer.Iteration it = new GrpoTrainer(c, policy, null, TOK, PROMPTS, new Solutions(), RULES).step();
       // The rules: correct_answer + 0.1 format; every solution is well formed, so 1.1 when right, 0.1 when not.
-      for (GrpoTrainer.Rollout r : it.rollouts()) {
+      for (RlTrainer.Rollout r : it.rollouts()) {
         double expected = r.reward().parts().get("correct_answer") == 1.0 ? 1.1 : 0.1;
         assertEquals(expected, r.advantage(), 1e-12, r.completion().toString());
       }
@@ -179,11 +188,50 @@ class RegistryTest {
       GrpoConfig c = config("gae");
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> new GrpoTrainer(c, policy, policy.copy(m), TOK, PROMPTS, new Solutions(), RULES));
-      assertTrue(e.getMessage().startsWith("unknown advantage estimator 'gae'; known: "), e.getMessage());
+      assertTrue(e.getMessage().startsWith("grpo.advantage 'gae' is unknown; known: "), e.getMessage());
       for (String known : List.of("dr_grpo", "grpo", "grpo_process", "rloo")) {
         assertTrue(e.getMessage().contains(known), e.getMessage());
       }
       assertTrue(!e.getMessage().contains("\n"), "one line");
     }
+  }
+
+  @Test
+  void aPolicyLossAndAKlEstimatorRegisteredByNameAreSelectedFromTheConfig() {
+    // A surrogate that reports a clip fraction no real loss gives, and a KL estimator that is 1 on every token: the
+    // iteration's figures show exactly that the loop used them.
+    PolicyLosses.REGISTRY.register("registry_test_marked", (logp, old, adv, mask, lo, hi, agg) ->
+        new PolicyLoss.Result(agg.apply(logp.mul(adv.getShape().dimension() == 1 ? adv.expandDims(1) : adv).neg(),
+            mask), 0.625f, 0f));
+    Kl.REGISTRY.register("registry_test_one", (logp, ref) -> logp.sub(ref).mul(0f).add(1f));
+    try (NDManager m = NDManager.newBaseManager()) {
+      LlamaModel policy = GrpoTrainerTest.tinyModel(m);
+      GrpoConfig c = config("grpo");
+      c.policyLoss = "registry_test_marked";
+      c.klEstimator = "registry_test_one";
+      Map<String, Double> figures = new GrpoTrainer(c, policy, policy.copy(m), TOK, PROMPTS, new Solutions(), RULES)
+          .step().metrics();
+      assertEquals(0.625, figures.get("clip_fraction"), 0.0);
+      assertEquals(1.0, figures.get("kl_loss"), 1e-7);
+
+      // The defaults are ppo_clip and k3: from the reference's copy, the first minibatch's k3 is 0 (to rounding).
+      GrpoConfig d = config("grpo");
+      d.minibatchSize = 64;
+      LlamaModel fresh = GrpoTrainerTest.tinyModel(m);
+      assertEquals(0.0, new GrpoTrainer(d, fresh, fresh.copy(m), TOK, PROMPTS, new Solutions(), RULES).step()
+          .metrics().get("kl_loss"), 1e-6);
+    }
+  }
+
+  @Test
+  void anUnknownPolicyLossOrKlEstimatorIsAOneLineProblemOfTheConfig() {
+    GrpoConfig c = config("grpo");
+    c.policyLoss = "ppo_dual";
+    c.klEstimator = "k9";
+    List<String> problems = c.problems();
+    assertTrue(problems.contains("grpo.policy_loss 'ppo_dual' is unknown; known: "
+        + String.join(", ", PolicyLosses.REGISTRY.names())), problems.toString());
+    assertTrue(problems.stream().anyMatch(p -> p.startsWith("grpo.kl_estimator 'k9' is unknown; known: k1, k2, k3")),
+        problems.toString());
   }
 }

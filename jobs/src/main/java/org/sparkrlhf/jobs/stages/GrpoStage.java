@@ -16,11 +16,13 @@ import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.grpo.train.GrpoConfig;
-import org.sparkrlhf.grpo.train.GrpoPrompt;
+import org.sparkrlhf.grpo.rl.RlPrompt;
+import org.sparkrlhf.grpo.rl.RlTrainer;
+import org.sparkrlhf.grpo.rl.TrainerState;
 import org.sparkrlhf.grpo.train.GrpoTrainer;
-import org.sparkrlhf.grpo.train.InProcessRollouts;
-import org.sparkrlhf.grpo.train.RolloutSource;
-import org.sparkrlhf.grpo.train.SparkRollouts;
+import org.sparkrlhf.grpo.rl.InProcessRollouts;
+import org.sparkrlhf.grpo.rl.RolloutSource;
+import org.sparkrlhf.grpo.rl.SparkRollouts;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RuleRewarder;
@@ -64,8 +66,6 @@ public final class GrpoStage implements Stage {
     if (!problems.isEmpty()) throw new UserError(problems.get(0));
     try {
       RuleRewarder.of(c.reward);
-      org.sparkrlhf.grpo.algos.AdvantageEstimators.REGISTRY.byName(c.advantage);
-      org.sparkrlhf.grpo.algos.Aggregation.byName(c.aggregation);
     } catch (IllegalArgumentException e) {
       throw new UserError("grpo: " + Models.firstLine(e));
     }
@@ -83,22 +83,22 @@ public final class GrpoStage implements Stage {
     String resumeFrom = null;
     if (c.resume) {
       resumeFrom = newestGrpoCheckpoint(lake, ctx.runId());
-      if (resumeFrom == null || !GrpoTrainer.hasState(resumeFrom)) {
+      if (resumeFrom == null || !TrainerState.exists(resumeFrom)) {
         throw new UserError("grpo --resume: no grpo checkpoint with a trainer state in run '" + ctx.runId()
             + "' to resume from (run grpo without --resume to start)");
       }
     }
     String referencePath = resumeFrom != null
-        ? GrpoTrainer.readStateJson(resumeFrom).path("reference").asText()
+        ? TrainerState.readJson(resumeFrom).path("reference").asText()
         : (c.initCheckpoint != null && !c.initCheckpoint.isBlank()
             ? c.initCheckpoint : Checkpoints.latest(lake, ctx.runId(), c.initModel, "policy"));
 
-    List<GrpoPrompt> prompts = new ArrayList<>();
+    List<RlPrompt> prompts = new ArrayList<>();
     for (Row r : lake.read(Tables.PROMPTS)
         .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
             .and(org.apache.spark.sql.functions.col("split").equalTo(c.split)))
         .select("id", "prompt", "answer").orderBy("id").collectAsList()) {
-      prompts.add(new GrpoPrompt(r.getString(0), r.getString(1), r.isNullAt(2) ? null : r.getString(2)));
+      prompts.add(new RlPrompt(r.getString(0), r.getString(1), r.isNullAt(2) ? null : r.getString(2)));
     }
     if (prompts.isEmpty()) {
       throw new UserError("no prompts for dataset '" + c.dataset + "' split '" + c.split + "' in "
@@ -126,7 +126,7 @@ public final class GrpoStage implements Stage {
       Rewarder rewarder = RuleRewarder.of(c.reward);
       GrpoTrainer trainer = new GrpoTrainer(c, policy, reference, tok, prompts, source, rewarder);
       if (resumeFrom != null) {
-        trainer.restore(GrpoTrainer.readState(resumeFrom));
+        trainer.restore(TrainerState.read(resumeFrom));
         System.out.printf("grpo: resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
       }
       int startIteration = trainer.iteration();
@@ -165,7 +165,7 @@ public final class GrpoStage implements Stage {
       List<Map<String, Object>> curve = new ArrayList<>();
       List<Row> pendingRollouts = new ArrayList<>();
       while (trainer.hasNext()) {
-        GrpoTrainer.Iteration it = trainer.step();
+        RlTrainer.Iteration it = trainer.step();
         pendingRollouts.addAll(rolloutRows(ctx, c, it));
         for (Map.Entry<String, Double> e : it.metrics().entrySet()) {
           metrics.add(it.iteration(), e.getKey(), e.getValue());
@@ -209,9 +209,9 @@ public final class GrpoStage implements Stage {
         }
         if (due || !trainer.hasNext()) {
           provenance.put("step", it.iteration());
-          GrpoTrainer.State state = trainer.state();
+          TrainerState state = trainer.state();
           lastCheckpoint = checkpoints.save(it.iteration(), policy, tok, provenance,
-              dir -> GrpoTrainer.writeState(dir, state, Map.of("reference", referencePath, "seed", c.seed)));
+              dir -> state.write(dir, Map.of("reference", referencePath, "seed", c.seed)));
         }
       }
       double total = genSeconds + trainSeconds;
@@ -265,9 +265,9 @@ public final class GrpoStage implements Stage {
     System.out.printf("grpo: iter %4d  valid accuracy %.3f%n", iteration, acc);
   }
 
-  private static List<Row> rolloutRows(RunContext ctx, GrpoConfig c, GrpoTrainer.Iteration it) {
+  private static List<Row> rolloutRows(RunContext ctx, GrpoConfig c, RlTrainer.Iteration it) {
     List<Row> rows = new ArrayList<>(it.rollouts().size());
-    for (GrpoTrainer.Rollout r : it.rollouts()) {
+    for (RlTrainer.Rollout r : it.rollouts()) {
       Completion comp = r.completion();
       List<Integer> ids = new ArrayList<>(comp.length());
       for (int t : comp.tokenIds()) ids.add(t);

@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.train;
+package org.sparkrlhf.grpo.rl;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,6 +36,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private static final String PROMPT_TOKENS = "prompt_tokens";
   private static final String REWARD = "reward";
   private static final String REWARD_PARTS = "reward_parts";
+  private static final String STEP_REWARDS = "step_rewards";
   private static final StructType PROMPTS = new StructType()
       .add("prompt_id", DataTypes.StringType, false)
       .add("prompt", DataTypes.StringType, false)
@@ -74,13 +75,13 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   @Override
   public List<Completion> generate(LlamaModel policy, long policyVersion, List<PromptRef> requests,
       SamplingParams params) {
-    Map<String, GrpoPrompt> prompts = new LinkedHashMap<>();
+    Map<String, RlPrompt> prompts = new LinkedHashMap<>();
     int groupSize = 0;
     for (PromptRef r : requests) {
-      prompts.putIfAbsent(r.promptId(), new GrpoPrompt(r.promptId(), r.text(), null));
+      prompts.putIfAbsent(r.promptId(), new RlPrompt(r.promptId(), r.text(), null));
       groupSize = Math.max(groupSize, r.sampleIndex() + 1);
     }
-    Generated g = run(policy, policyVersion, prompts.values(), groupSize, params, null);
+    Generated g = run(policy, policyVersion, prompts.values(), groupSize, params, null, false);
     List<Completion> result = new ArrayList<>(requests.size());
     for (PromptRef q : requests) result.add(g.cols().completion(g.row(q.promptId(), q.sampleIndex())));
     return result;
@@ -88,18 +89,20 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
 
   /** Generates and scores on the executors: the rewards come back with the samples, computed where they were drawn. */
   @Override
-  public List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<GrpoPrompt> prompts, int groupSize,
-      SamplingParams params, Rewarder rewarder) {
-    Generated g = run(policy, policyVersion, prompts, groupSize, params, rewarder);
+  public List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<RlPrompt> prompts, int groupSize,
+      SamplingParams params, Rewarder rewarder, boolean stepRewards) {
+    Generated g = run(policy, policyVersion, prompts, groupSize, params, rewarder, stepRewards);
     int reward = g.schema().fieldIndex(REWARD);
     int parts = g.schema().fieldIndex(REWARD_PARTS);
+    int steps = stepRewards ? g.schema().fieldIndex(STEP_REWARDS) : -1;
     List<Scored> result = new ArrayList<>(prompts.size() * groupSize);
-    for (GrpoPrompt p : prompts) {
+    for (RlPrompt p : prompts) {
       for (int j = 0; j < groupSize; j++) {
         Row r = g.row(p.id(), j);
         Map<String, Double> byRule = new LinkedHashMap<>(
             scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(parts)));
-        result.add(new Scored(g.cols().completion(r), new RewardResult(r.getDouble(reward), byRule),
+        double[] stepValues = steps < 0 || r.isNullAt(steps) ? null : doubles(r.get(steps));
+        result.add(new Scored(g.cols().completion(r), new RewardResult(r.getDouble(reward), byRule), stepValues,
             r.getString(g.cols().executor())));
       }
     }
@@ -121,10 +124,11 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
 
   /**
    * Publishes the weights when their version changed, samples {@code groupSize} completions per prompt in the
-   * executors' partitions and, with a rewarder, scores each there. Rows keyed by prompt id and sample index.
+   * executors' partitions and, with a rewarder, scores each there (with {@code stepRewards}, its step rewards too).
+   * Rows keyed by prompt id and sample index.
    */
-  private Generated run(LlamaModel policy, long policyVersion, java.util.Collection<GrpoPrompt> prompts,
-      int groupSize, SamplingParams params, Rewarder rewarder) {
+  private Generated run(LlamaModel policy, long policyVersion, java.util.Collection<RlPrompt> prompts,
+      int groupSize, SamplingParams params, Rewarder rewarder, boolean stepRewards) {
     long t0 = System.nanoTime();
     if (current == null || currentPolicyVersion != policyVersion) {
       byte[] blob = HfCheckpoint.toBytes(policy, tokenizer.toTokenizerJson(), Map.of());
@@ -136,7 +140,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     lastSyncSeconds = (System.nanoTime() - t0) / 1e9;
 
     List<Row> rows = new ArrayList<>(prompts.size());
-    for (GrpoPrompt p : prompts) {
+    for (RlPrompt p : prompts) {
       rows.add(RowFactory.create(p.id(), p.prompt(), p.answer(),
           TokenSequence.promptIds(tokenizer, p.prompt()).length));
     }
@@ -148,7 +152,8 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       StructType scored = generated.schema()
           .add(REWARD, DataTypes.DoubleType, false)
           .add(REWARD_PARTS, DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false);
-      generated = generated.map(new ScoreRow(rewarder, generated.schema()), Encoders.row(scored));
+      if (stepRewards) scored = scored.add(STEP_REWARDS, DataTypes.createArrayType(DataTypes.DoubleType, false), true);
+      generated = generated.map(new ScoreRow(rewarder, generated.schema(), stepRewards), Encoders.row(scored));
     }
     Columns cols = Columns.of(generated.schema());
     List<Row> out = generated.collectAsList();
@@ -195,6 +200,14 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     return out;
   }
 
+  private static double[] doubles(Object v) {
+    if (v instanceof double[] a) return a;
+    List<?> list = asList(v);
+    double[] out = new double[list.size()];
+    for (int i = 0; i < out.length; i++) out[i] = ((Number) list.get(i)).doubleValue();
+    return out;
+  }
+
   private static float[] floats(Object v) {
     if (v instanceof float[] a) return a;
     List<?> list = asList(v);
@@ -203,25 +216,34 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     return out;
   }
 
-  /** Runs on the executors: appends the reward and its parts to a generated row. */
+  /** Runs on the executors: appends the reward, its parts and (when asked) the step rewards to a generated row. */
   private static final class ScoreRow implements MapFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private final Rewarder rewarder;
     private final Columns cols;
+    private final boolean stepRewards;
 
-    ScoreRow(Rewarder rewarder, StructType schema) {
+    ScoreRow(Rewarder rewarder, StructType schema, boolean stepRewards) {
       this.rewarder = rewarder;
       this.cols = Columns.of(schema);
+      this.stepRewards = stepRewards;
     }
 
     @Override
     public Row call(Row r) {
-      RewardResult res = rewarder.score(r.getString(cols.prompt()),
-          r.isNullAt(cols.answer()) ? null : r.getString(cols.answer()), cols.completion(r));
-      Object[] values = new Object[r.length() + 2];
+      String prompt = r.getString(cols.prompt());
+      String answer = r.isNullAt(cols.answer()) ? null : r.getString(cols.answer());
+      Completion completion = cols.completion(r);
+      RewardResult res = rewarder.score(prompt, answer, completion);
+      Object[] values = new Object[r.length() + (stepRewards ? 3 : 2)];
       for (int i = 0; i < r.length(); i++) values[i] = r.get(i);
       values[r.length()] = res.total();
       values[r.length() + 1] = scala.jdk.javaapi.CollectionConverters.asScala(res.parts());
+      if (stepRewards) {
+        double[] steps = rewarder.stepRewards(prompt, answer, completion);
+        values[r.length() + 2] = steps == null ? null
+            : scala.jdk.javaapi.CollectionConverters.asScala(java.util.Arrays.stream(steps).boxed().toList()).toSeq();
+      }
       return RowFactory.create(values);
     }
   }

@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.train;
+package org.sparkrlhf.grpo.rl;
 
 import java.io.Serializable;
 import java.util.Objects;
@@ -10,8 +10,8 @@ import java.util.Objects;
  * @param prompt prompt text, without special tokens
  * @param answer reference final answer, or null
  */
-public record GrpoPrompt(String id, String prompt, String answer) implements Serializable {
-  public GrpoPrompt {
+public record RlPrompt(String id, String prompt, String answer) implements Serializable {
+  public RlPrompt {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(prompt, "prompt");
   }

@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.train;
+package org.sparkrlhf.grpo.rl;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -61,8 +61,8 @@ class SparkRolloutsTest {
 
   @Test
   void rewardsComputedOnTheExecutorsEqualTheDriversScoring() {
-    List<GrpoPrompt> prompts = new ArrayList<>();
-    for (int p = 0; p < 4; p++) prompts.add(new GrpoPrompt("p" + p, (p + 1) + "+" + p + "=?\n", Integer.toString(2 * p + 1)));
+    List<RlPrompt> prompts = new ArrayList<>();
+    for (int p = 0; p < 4; p++) prompts.add(new RlPrompt("p" + p, (p + 1) + "+" + p + "=?\n", Integer.toString(2 * p + 1)));
     // A reward whose value depends on the completion (equal rewards mean the same text was scored), with a part
     // that records whether it ran inside a Spark task.
     Rewarder byLength = (prompt, answer, c) -> new org.sparkrlhf.reward.rules.RewardResult(c.length() + 0.5 * c.text().length(),
@@ -72,8 +72,9 @@ class SparkRolloutsTest {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();
         SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, 2)) {
       LlamaModel model = LlamaModel.init(cfg, false, 5, m);
-      List<RolloutSource.Scored> local = new InProcessRollouts(tok, 8).sampleAndScore(model, 0, prompts, 3, params, byLength);
-      List<RolloutSource.Scored> remote = spark.sampleAndScore(model, 0, prompts, 3, params, byLength);
+      List<RolloutSource.Scored> local =
+          new InProcessRollouts(tok, 8).sampleAndScore(model, 0, prompts, 3, params, byLength, false);
+      List<RolloutSource.Scored> remote = spark.sampleAndScore(model, 0, prompts, 3, params, byLength, false);
       assertEquals(12, remote.size());
       for (int i = 0; i < local.size(); i++) {
         assertEquals(local.get(i).completion().text(), remote.get(i).completion().text(), "rollout " + i);
@@ -85,6 +86,47 @@ class SparkRolloutsTest {
             "the answer travelled with the prompt");
         assertEquals(0.0, local.get(i).reward().parts().get("in_spark_task"));
         assertEquals(1.0, remote.get(i).reward().parts().get("in_spark_task"), "scored inside the generating task");
+        assertEquals(null, remote.get(i).stepRewards(), "no step rewards unless asked for");
+      }
+    }
+  }
+
+  /** Step rewards: the completion's length per line, and whether they were computed inside a Spark task. */
+  static final class LineLengths implements Rewarder {
+    @Override
+    public org.sparkrlhf.reward.rules.RewardResult score(String prompt, String answer, Completion c) {
+      return new org.sparkrlhf.reward.rules.RewardResult(c.length(), java.util.Map.of());
+    }
+
+    @Override
+    public double[] stepRewards(String prompt, String answer, Completion c) {
+      String[] lines = c.text().split("\n", -1);
+      double[] out = new double[lines.length + 1];
+      for (int i = 0; i < lines.length; i++) out[i] = lines[i].length();
+      out[lines.length] = org.apache.spark.TaskContext.get() != null ? 1.0 : 0.0;
+      return out;
+    }
+  }
+
+  @Test
+  void stepRewardsAreComputedOnTheExecutorsWhenAskedFor() {
+    List<RlPrompt> prompts = new ArrayList<>();
+    for (int p = 0; p < 3; p++) prompts.add(new RlPrompt("p" + p, (p + 1) + "*" + p + "=?\n", null));
+    SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(12).withSeed(5);
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+        SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, 2)) {
+      LlamaModel model = LlamaModel.init(cfg, false, 5, m);
+      Rewarder steps = new LineLengths();
+      List<RolloutSource.Scored> local = new InProcessRollouts(tok, 8).sampleAndScore(model, 0, prompts, 2, params,
+          steps, true);
+      List<RolloutSource.Scored> remote = spark.sampleAndScore(model, 0, prompts, 2, params, steps, true);
+      for (int i = 0; i < local.size(); i++) {
+        double[] l = local.get(i).stepRewards();
+        double[] r = remote.get(i).stepRewards();
+        assertEquals(l.length, r.length, "rollout " + i);
+        assertArrayEquals(java.util.Arrays.copyOf(l, l.length - 1), java.util.Arrays.copyOf(r, r.length - 1), 0.0);
+        assertEquals(0.0, l[l.length - 1]);
+        assertEquals(1.0, r[r.length - 1], "step rewards computed inside the generating task");
       }
     }
   }

@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.train;
+package org.sparkrlhf.grpo.rl;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,30 +26,39 @@ public interface RolloutSource {
    */
   List<Completion> generate(LlamaModel policy, long policyVersion, List<PromptRef> requests, SamplingParams params);
 
-  /** A sampled completion, its reward, and the Spark executor that drew it ({@code "driver"} in process). */
-  record Scored(Completion completion, RewardResult reward, String executorId) {}
+  /**
+   * A sampled completion, its reward, and the Spark executor that drew it ({@code "driver"} in process).
+   *
+   * @param stepRewards the rewarder's step rewards when they were asked for (null otherwise, or when the rewarder
+   *     judges outcomes only)
+   */
+  record Scored(Completion completion, RewardResult reward, double[] stepRewards, String executorId) {}
 
   /**
    * Samples {@code groupSize} completions of each prompt and scores each with {@code rewarder}, in prompt-major
    * order (prompt 0's samples 0..G-1, then prompt 1's, ...). This default scores in the calling JVM; a
    * distributed source scores on the executors, next to the generation, and ships back only the results.
+   *
+   * @param stepRewards also ask the rewarder for each completion's step rewards (process supervision)
    */
-  default List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<GrpoPrompt> prompts, int groupSize,
-      SamplingParams params, Rewarder rewarder) {
+  default List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<RlPrompt> prompts, int groupSize,
+      SamplingParams params, Rewarder rewarder, boolean stepRewards) {
     List<PromptRef> requests = requests(prompts, groupSize);
     List<Completion> completions = generate(policy, policyVersion, requests, params);
     List<Scored> out = new ArrayList<>(completions.size());
     for (int i = 0; i < completions.size(); i++) {
-      GrpoPrompt p = prompts.get(i / groupSize);
-      out.add(new Scored(completions.get(i), rewarder.score(p.prompt(), p.answer(), completions.get(i)), "driver"));
+      RlPrompt p = prompts.get(i / groupSize);
+      Completion c = completions.get(i);
+      out.add(new Scored(c, rewarder.score(p.prompt(), p.answer(), c),
+          stepRewards ? rewarder.stepRewards(p.prompt(), p.answer(), c) : null, "driver"));
     }
     return out;
   }
 
   /** The requests of {@code groupSize} samples per prompt, in prompt-major order. */
-  static List<PromptRef> requests(List<GrpoPrompt> prompts, int groupSize) {
+  static List<PromptRef> requests(List<RlPrompt> prompts, int groupSize) {
     List<PromptRef> requests = new ArrayList<>(prompts.size() * groupSize);
-    for (GrpoPrompt p : prompts) {
+    for (RlPrompt p : prompts) {
       for (int j = 0; j < groupSize; j++) requests.add(new PromptRef(p.id(), p.prompt(), j));
     }
     return requests;

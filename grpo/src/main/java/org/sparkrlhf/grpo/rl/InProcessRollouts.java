@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.train;
+package org.sparkrlhf.grpo.rl;
 
 import java.util.List;
 import org.sparkrlhf.core.model.LlamaModel;
