@@ -1,8 +1,7 @@
 package org.sparkrlhf.dpo.losses;
 
 import ai.djl.ndarray.NDArray;
-import java.util.Map;
-import java.util.TreeMap;
+import org.sparkrlhf.core.algos.Registry;
 
 /**
  * Preference losses by config name, TRL's {@code loss_type}:
@@ -14,6 +13,8 @@ import java.util.TreeMap;
  * </ul>
  * These ranges are checked once, by {@code DpoConfig.problems()} (the stage and the trainer refuse a config
  * that breaks them); the losses here compute with what they are given.
+ * Open like the other registries ({@link Registry}): {@code REGISTRY.register(name, loss)} adds a loss that
+ * {@code dpo.loss_type} then selects by that name.
  */
 public final class DpoLosses {
 
@@ -21,27 +22,13 @@ public final class DpoLosses {
     public static final String CDPO = "cdpo";
     public static final String IPO = "ipo";
 
-    private static final Map<String, PreferenceLoss> REGISTRY = new TreeMap<>(Map.<String, PreferenceLoss>of(
-            SIGMOID, DpoLosses::sigmoid,
-            CDPO, DpoLosses::sigmoid,
-            IPO, new Ipo()));
+    /** The preference losses by name; {@code REGISTRY.register(name, loss)} adds another. */
+    public static final Registry<PreferenceLoss> REGISTRY = new Registry<PreferenceLoss>("DPO loss")
+            .register(SIGMOID, DpoLosses::sigmoid)
+            .register(CDPO, DpoLosses::sigmoid)
+            .register(IPO, new Ipo());
 
     private DpoLosses() {
-    }
-
-    /** @throws IllegalArgumentException for an unknown name, listing the known ones */
-    public static PreferenceLoss byName(String name) {
-        PreferenceLoss loss = name == null ? null : REGISTRY.get(name);
-        if (loss == null) {
-            throw new IllegalArgumentException("unknown DPO loss '" + name + "'; known: "
-                    + String.join(", ", REGISTRY.keySet()));
-        }
-        return loss;
-    }
-
-    /** The known names, sorted. */
-    public static java.util.Set<String> names() {
-        return REGISTRY.keySet();
     }
 
     private static NDArray sigmoid(PreferenceLogps b, double beta, double labelSmoothing) {

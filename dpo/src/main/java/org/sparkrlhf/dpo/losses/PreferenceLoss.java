@@ -2,7 +2,7 @@ package org.sparkrlhf.dpo.losses;
 
 import ai.djl.ndarray.NDArray;
 
-/** A preference loss selected by name ({@link DpoLosses#byName}). */
+/** A preference loss selected by name ({@code DpoLosses.REGISTRY}). */
 @FunctionalInterface
 public interface PreferenceLoss {
 

@@ -67,10 +67,13 @@ public class DpoConfig extends ScheduledOptimizerSettings {
    */
   public List<String> problems() {
     List<String> p = new ArrayList<>();
-    if (lossType == null || !DpoLosses.names().contains(lossType)) {
-      p.add("unknown DPO loss '" + lossType + "'; known: " + String.join(", ", DpoLosses.names()));
-    } else if (lossType.equals(DpoLosses.CDPO) && !(labelSmoothing > 0)) {
-      p.add("dpo.loss_type=cdpo needs dpo.label_smoothing in (0, 0.5)");
+    try {
+      DpoLosses.REGISTRY.byName(lossType);
+      if (lossType.equals(DpoLosses.CDPO) && !(labelSmoothing > 0)) {
+        p.add("dpo.loss_type=cdpo needs dpo.label_smoothing in (0, 0.5)");
+      }
+    } catch (IllegalArgumentException unknown) {
+      p.add(unknown.getMessage());
     }
     if (labelSmoothing < 0 || labelSmoothing >= 0.5) p.add("dpo.label_smoothing must be in [0, 0.5)");
     if (DpoLosses.IPO.equals(lossType) && labelSmoothing != 0) p.add("dpo.loss_type=ipo takes no label_smoothing");

@@ -51,7 +51,7 @@ public final class DpoTrainer {
     List<String> problems = config.problems();
     if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
     this.c = config;
-    this.loss = DpoLosses.byName(config.lossType);
+    this.loss = DpoLosses.REGISTRY.byName(config.lossType);
   }
 
   /** Steps a run over {@code n} pairs takes: max_steps, else epochs × ⌈n / batch_size⌉. */

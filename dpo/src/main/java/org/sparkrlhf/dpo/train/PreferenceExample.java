@@ -25,6 +25,11 @@ public record PreferenceExample(String id, TokenSequence chosen, TokenSequence r
         TokenSequence.encode(tok, prompt, rejected, true), refChosen, refRejected);
   }
 
+  /** The same pair with these reference log-probs. */
+  public PreferenceExample withReference(double refChosen, double refRejected) {
+    return new PreferenceExample(id, chosen, rejected, refChosen, refRejected);
+  }
+
   /** Tokens of the longer of the two sequences. */
   public int maxLength() {
     return Math.max(chosen.length(), rejected.length());

@@ -58,7 +58,7 @@ class DpoLossTest {
                 .toFloatArray();
         assertArrayEquals(new float[] {(float) softplus(-0.2), (float) softplus(0.1)}, got, 1e-6f);
         assertEquals(0.598139, got[0], 1e-6);
-        assertArrayEquals(got, DpoLosses.byName("sigmoid").losses(b, 0.1, 0).toFloatArray(), 0f);
+        assertArrayEquals(got, DpoLosses.REGISTRY.byName("sigmoid").losses(b, 0.1, 0).toFloatArray(), 0f);
     }
 
     @Test
@@ -69,8 +69,8 @@ class DpoLossTest {
         float[] expected = {(float) (0.9 * softplus(-0.2) + 0.1 * softplus(0.2)),
             (float) (0.9 * softplus(0.1) + 0.1 * softplus(-0.1))};
         assertEquals(0.618139, expected[0], 1e-6);
-        assertArrayEquals(expected, DpoLosses.byName("cdpo").losses(b, 0.1, 0.1).toFloatArray(), 1e-6f);
-        assertArrayEquals(expected, DpoLosses.byName("sigmoid").losses(b, 0.1, 0.1).toFloatArray(), 1e-6f);
+        assertArrayEquals(expected, DpoLosses.REGISTRY.byName("cdpo").losses(b, 0.1, 0.1).toFloatArray(), 1e-6f);
+        assertArrayEquals(expected, DpoLosses.REGISTRY.byName("sigmoid").losses(b, 0.1, 0.1).toFloatArray(), 1e-6f);
         // the ε ranges of cdpo and sigmoid are the config's to check (DpoConfigTest)
     }
 
@@ -96,8 +96,8 @@ class DpoLossTest {
         float[] expected = {18.0625f, 36f};
         assertArrayEquals(expected, DpoLoss.ipo(b.policyChosen(), b.policyRejected(), b.refChosen(), b.refRejected(),
                 b.chosenLengths(), b.rejectedLengths(), 0.1).toFloatArray(), 1e-4f);
-        assertArrayEquals(expected, DpoLosses.byName("ipo").losses(b, 0.1, 0).toFloatArray(), 1e-4f);
-        assertThrows(IllegalArgumentException.class, () -> DpoLosses.byName("ipo")
+        assertArrayEquals(expected, DpoLosses.REGISTRY.byName("ipo").losses(b, 0.1, 0).toFloatArray(), 1e-4f);
+        assertThrows(IllegalArgumentException.class, () -> DpoLosses.REGISTRY.byName("ipo")
                 .losses(new PreferenceLogps(v(-1), v(-1), v(-1), v(-1)), 0.1, 0));
     }
 
@@ -110,7 +110,7 @@ class DpoLossTest {
     @Test
     void metricsByHand() {
         PreferenceLogps b = batch();
-        DpoMetrics s = DpoMetrics.of(b, 0.1, DpoLosses.byName("sigmoid"));
+        DpoMetrics s = DpoMetrics.of(b, 0.1, DpoLosses.REGISTRY.byName("sigmoid"));
         // chosen rewards 0.1·(−10+11) = 0.1, 0.1·(−5+5) = 0 -> 0.05.
         assertEquals(0.05, s.rewardsChosen(), 1e-6);
         // rejected rewards 0.1·(−12+11) = −0.1, 0.1·(−4+5) = 0.1 -> 0.
@@ -127,7 +127,7 @@ class DpoLossTest {
         // chosen 0.1·(1/4), 0.1·(0/5) -> 0.0125; rejected 0.1·(−1/2), 0.1·(1/1) -> 0.025;
         // accuracies: 0.025 > −0.05 yes, 0 > 0.1 no -> 0.5; logps/chosen mean(−10/4, −5/5) = −1.75;
         // logps/rejected mean(−12/2, −4/1) = −5.
-        DpoMetrics i = DpoMetrics.of(b, 0.1, DpoLosses.byName("ipo"));
+        DpoMetrics i = DpoMetrics.of(b, 0.1, DpoLosses.REGISTRY.byName("ipo"));
         assertEquals(0.0125, i.rewardsChosen(), 1e-6);
         assertEquals(0.025, i.rewardsRejected(), 1e-6);
         assertEquals(-0.0125, i.rewardsMargins(), 1e-6);
@@ -141,7 +141,7 @@ class DpoLossTest {
 
     @Test
     void unknownLossListsKnownNames() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DpoLosses.byName("kto"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DpoLosses.REGISTRY.byName("kto"));
         assertTrue(e.getMessage().contains("cdpo") && e.getMessage().contains("ipo")
                 && e.getMessage().contains("sigmoid"), e.getMessage());
     }

@@ -1,20 +1,14 @@
 package org.sparkrlhf.jobs.stages;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.size;
 
 import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
@@ -26,24 +20,23 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.dpo.train.DpoConfig;
 import org.sparkrlhf.dpo.train.DpoTrainer;
 import org.sparkrlhf.dpo.train.PreferenceExample;
+import org.sparkrlhf.dpo.train.PreferencePairs;
+import org.sparkrlhf.dpo.train.ReferenceLogps;
 import org.sparkrlhf.jobs.Stage;
-import org.sparkrlhf.rollouts.spark.ModelBroadcast;
-import org.sparkrlhf.rollouts.spark.Scorer;
 
 /**
  * {@code dpo}: DPO / cDPO / IPO (+ optional RPO NLL) on a dataset of {@code preferences}.
  *
  * <ol>
- *   <li>Reads the pairs (dataset and split from config); rows with an empty side or identical sides are skipped and
- *       counted (the import stage already quarantines malformed rows, so they never reach the table); pairs longer
- *       than {@code max_seq_len} or the model's context are skipped and counted.</li>
- *   <li>Reference log-probs, once, on the executors: the starting checkpoint (= the frozen reference; by default
- *       the newest {@code policy} checkpoint of stage {@code sft} in this run) is broadcast and the {@link Scorer}
- *       adds Σ log π_ref of the chosen and of the rejected completion ([bos]+prompt+completion+[eos], eos scored).
- *       They are <b>written</b> as columns of a Parquet table {@code <run>/dpo/reference_logps} (id, prompt,
- *       chosen, rejected, ref_chosen_logp, ref_rejected_logp, ref_chosen_tokens, ref_rejected_tokens) — written
- *       rather than cached so they survive the job, can be inspected from a notebook, and the driver never runs
- *       the reference model — then read back for training.</li>
+ *   <li>Reads the pairs (dataset and split from config, ordered by id) and keeps those it can train on
+ *       ({@link PreferencePairs}): rows with an empty side or identical sides are skipped and counted (the import
+ *       stage already quarantines malformed rows, so they never reach the table); pairs longer than
+ *       {@code max_seq_len} or the model's context are skipped and counted.</li>
+ *   <li>Reference log-probs, once, on the executors ({@link ReferenceLogps}): the starting checkpoint (= the frozen
+ *       reference; by default the newest {@code policy} checkpoint of stage {@code sft} in this run) is broadcast
+ *       and scores the chosen and the rejected completion of each kept pair; written as the Parquet table
+ *       {@code <run>/dpo/reference_logps} (id, prompt, chosen, rejected, ref_chosen_logp, ref_rejected_logp,
+ *       ref_chosen_tokens, ref_rejected_tokens), then read back for training.</li>
  *   <li>Trains the policy on the driver with {@link DpoTrainer}; every step's TRL metrics go to {@code metrics}
  *       ({@code loss}, {@code nll}, {@code lr}, {@code grad_norm}, {@code rewards/chosen}, {@code rewards/rejected},
  *       {@code rewards/margins}, {@code rewards/accuracies}, {@code logps/chosen}, {@code logps/rejected});
@@ -51,9 +44,6 @@ import org.sparkrlhf.rollouts.spark.Scorer;
  * </ol>
  */
 public final class DpoStage implements Stage {
-  /** Columns of the reference log-prob table. */
-  public static final String REFERENCE_LOGPS = "reference_logps";
-
   @Override
   public String name() {
     return "dpo";
@@ -90,7 +80,7 @@ public final class DpoStage implements Stage {
     lake.ensure(Tables.PREFERENCES);
     Dataset<Row> prefs = lake.read(Tables.PREFERENCES).filter(col("dataset").equalTo(dataset));
     if (!c.split.isBlank()) prefs = prefs.filter(col("split").equalTo(c.split));
-    List<Row> rows = prefs.select("id", "prompt", "chosen", "rejected").orderBy("id").collectAsList();
+    List<Row> rows = prefs.selectExpr(PreferencePairs.COLUMNS).orderBy("id").collectAsList();
     if (rows.isEmpty()) {
       throw new UserError("no preference pairs for dataset '" + dataset + "'"
           + (c.split.isBlank() ? "" : " split '" + c.split + "'") + " in " + lake.path(Tables.PREFERENCES)
@@ -103,44 +93,21 @@ public final class DpoStage implements Stage {
       TextTokenizer tok = Models.tokenizer(refPath, ckpt);
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
 
-      // Keep what can be trained on; the executors score exactly these rows.
-      List<Row> kept = new ArrayList<>();
-      Map<String, PreferenceExample> encoded = new HashMap<>();
-      int invalid = 0;
-      int tooLong = 0;
-      for (Row r : rows) {
-        String prompt = r.getString(1);
-        String chosen = r.getString(2);
-        String rejected = r.getString(3);
-        if (prompt == null || chosen == null || rejected == null || chosen.isBlank() || rejected.isBlank()
-            || chosen.equals(rejected)) {
-          invalid++;
-          continue;
-        }
-        PreferenceExample e = PreferenceExample.of(tok, r.getString(0), prompt, chosen, rejected, 0, 0);
-        if (e.maxLength() > maxLen) {
-          tooLong++;
-          continue;
-        }
-        kept.add(RowFactory.create(r.getString(0), prompt, chosen, rejected));
-        encoded.put(r.getString(0), e);
-      }
-      if (kept.isEmpty()) {
+      // Keep what can be trained on; the executors score exactly these pairs.
+      PreferencePairs.Encoded pairs = PreferencePairs.encode(
+          rows.stream().map(PreferencePairs.Pair::of).toList(), tok, maxLen);
+      int invalid = pairs.invalid();
+      int tooLong = pairs.tooLong();
+      if (pairs.kept().isEmpty()) {
         throw new UserError("none of the " + rows.size() + " pairs of '" + dataset + "' is trainable (" + invalid
             + " invalid, " + tooLong + " over " + maxLen + " tokens)");
       }
 
-      String refTable = scoreReference(ctx, c, ckpt, kept);
-      List<PreferenceExample> train = new ArrayList<>();
-      for (Row r : ctx.spark().read().parquet(refTable).orderBy("id").collectAsList()) {
-        PreferenceExample e = encoded.get(r.<String>getAs("id"));
-        if (e.chosen().scoredTokens() != r.<Integer>getAs("ref_chosen_tokens")
-            || e.rejected().scoredTokens() != r.<Integer>getAs("ref_rejected_tokens")) {
-          throw new IllegalStateException("pair " + e.id() + ": the executors scored a different token count");
-        }
-        train.add(new PreferenceExample(e.id(), e.chosen(), e.rejected(), r.<Double>getAs("ref_chosen_logp"),
-            r.<Double>getAs("ref_rejected_logp")));
-      }
+      // The reference is the starting checkpoint as loaded, before any update.
+      String refTable = ctx.runDir() + "/" + ReferenceLogps.TABLE;
+      ReferenceLogps.write(lake, "dpo-reference/" + ctx.runId(), ckpt.toBytes(), pairs.kept(), c.refBatchSize,
+          refTable);
+      List<PreferenceExample> train = ReferenceLogps.read(ctx.spark(), refTable, pairs.kept());
       System.out.printf("dpo: %d pairs of '%s' (%d invalid, %d over %d tokens skipped); reference %s; loss %s beta %s%n",
           train.size(), dataset, invalid, tooLong, maxLen, refPath, c.lossType, c.beta);
 
@@ -206,34 +173,5 @@ public final class DpoStage implements Stage {
     m.put("nll", s.nll());
     m.putAll(s.metrics().asMap());
     return m;
-  }
-
-  /**
-   * Scores chosen and rejected under the reference on the executors and writes the table; returns its path.
-   * The reference is the starting checkpoint as loaded, before any update.
-   */
-  static String scoreReference(RunContext ctx, DpoConfig c, HfCheckpoint reference, List<Row> pairs) {
-    StructType schema = new StructType().add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
-        .add("chosen", DataTypes.StringType).add("rejected", DataTypes.StringType);
-    int partitions = Math.max(1, Math.min(ctx.spark().sparkContext().defaultParallelism(),
-        (pairs.size() + c.refBatchSize - 1) / c.refBatchSize));
-    Dataset<Row> df = ctx.lake().frame(pairs, schema).repartition(partitions);
-    ModelBroadcast ref = ModelBroadcast.publish(ctx.spark(), "dpo-reference/" + ctx.runId(), 0, reference.toBytes());
-    String path = ctx.runDir() + "/" + REFERENCE_LOGPS;
-    try {
-      Scorer chosen = new Scorer().setModel(ref).setPromptCol("prompt").setCompletionCol("chosen")
-          .setLogprobsCol("ref_chosen_logprobs").setSumLogprobCol("ref_chosen_logp").setBatchSize(c.refBatchSize);
-      Scorer rejected = new Scorer().setModel(ref).setPromptCol("prompt").setCompletionCol("rejected")
-          .setLogprobsCol("ref_rejected_logprobs").setSumLogprobCol("ref_rejected_logp").setBatchSize(c.refBatchSize);
-      Dataset<Row> scored = rejected.transform(chosen.transform(df))
-          .withColumn("ref_chosen_tokens", size(col("ref_chosen_logprobs")))
-          .withColumn("ref_rejected_tokens", size(col("ref_rejected_logprobs")))
-          .select("id", "prompt", "chosen", "rejected", "ref_chosen_logp", "ref_rejected_logp", "ref_chosen_tokens",
-              "ref_rejected_tokens");
-      scored.write().mode("overwrite").parquet(path);
-    } finally {
-      ref.destroy();
-    }
-    return path;
   }
 }
