@@ -91,6 +91,10 @@ def main():
             moved = (logits_of(broken, ids) - expected).abs().max().item()
             assert moved > 100 * TOLERANCE, f"{name}: {key} {value} moves the logits only {moved}"
             print(f"{name}: {key} -> {value} moves the logits by {moved:.3g}")
+        if dtype != torch.float32:
+            # for scale only: how far transformers' own forward in the saved dtype is from the reference
+            native = logits_of(LlamaForCausalLM.from_pretrained(folder, dtype=dtype).eval(), ids)
+            print(f"{name}: a {dtype} forward is {(native - expected).abs().max().item():.3g} from float32")
         safetensors.torch.save_file({"logits": expected.contiguous()}, folder / "expected_logits.safetensors")
         (folder / "expected.json").write_text(json.dumps({
             "covers": covers,

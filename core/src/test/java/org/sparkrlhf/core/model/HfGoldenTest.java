@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -41,18 +39,7 @@ class HfGoldenTest {
     static final int GREEDY_PREFIX = 8;
     static final int GREEDY_STEPS = 16;
 
-    static NDManager manager;
     static final ObjectMapper JSON = new ObjectMapper();
-
-    @BeforeAll
-    static void setUp() {
-        manager = NDManager.newBaseManager("PyTorch");
-    }
-
-    @AfterAll
-    static void tearDown() {
-        manager.close();
-    }
 
     @ParameterizedTest
     @ValueSource(strings = {"gqa-untied", "mha-tied", "mqa-tied-bf16"})
@@ -62,7 +49,7 @@ class HfGoldenTest {
         long[][] rows = JSON.treeToValue(expected.get("input_ids"), long[][].class);
         SafeTensors.Tensor want = SafeTensors.read(Files.readAllBytes(dir.resolve("expected_logits.safetensors")))
                 .tensors().get("logits");
-        try (NDManager m = manager.newSubManager();
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
              HfCheckpoint ckpt = HfCheckpoint.load(dir.toString(), m)) {
             NDArray ids = m.create(Arrays.stream(rows).flatMapToLong(Arrays::stream).toArray(),
                     new Shape(rows.length, rows[0].length));
@@ -88,14 +75,14 @@ class HfGoldenTest {
             assertTrue(maxDiff <= TOLERANCE, name + ": logit " + worst + " is " + got[worst] + ", transformers "
                     + want.data()[worst] + " (|diff| " + maxDiff + " > " + TOLERANCE + ")");
 
-            export(name, ckpt.model(), rows, got, want.shape());
+            export(name, ckpt.model(), rows, got, want.shape(), m);
         }
     }
 
     /** Greedy tokens after the first row's first {@link #GREEDY_PREFIX} ids, recomputing the whole sequence per step. */
-    private static long[] greedy(LlamaModel model, long[] row) {
+    private static long[] greedy(LlamaModel model, long[] row, NDManager parent) {
         long[] seq = Arrays.copyOf(row, GREEDY_PREFIX + GREEDY_STEPS);
-        try (NDManager m = manager.newSubManager(); AutoCloseable noGrad = LlamaModel.noGrad()) {
+        try (NDManager m = parent.newSubManager(); AutoCloseable noGrad = LlamaModel.noGrad()) {
             for (int t = GREEDY_PREFIX; t < seq.length; t++) {
                 NDArray ids = m.create(Arrays.copyOf(seq, t), new Shape(1, t));
                 seq[t] = model.logits(ids, null, null, null).get(0, t - 1).argMax().getLong();
@@ -107,14 +94,14 @@ class HfGoldenTest {
     }
 
     /** The checkpoint as this project writes it, with its logits and greedy tokens, for check_export.py. */
-    private static void export(String name, LlamaModel model, long[][] rows, float[] logits, long[] shape)
-            throws IOException {
+    private static void export(String name, LlamaModel model, long[][] rows, float[] logits, long[] shape,
+                               NDManager manager) throws IOException {
         Path out = Path.of("target", "hf-export", name);
         HfCheckpoint.save(model, null, Map.of(), out.toString());
         Map<String, Object> expected = new LinkedHashMap<>();
         expected.put("input_ids", rows);
         expected.put("greedy_prefix", GREEDY_PREFIX);
-        expected.put("greedy_tokens", greedy(model, rows[0]));
+        expected.put("greedy_tokens", greedy(model, rows[0], manager));
         expected.put("computed_by", "spark-rlhf LlamaModel (DJL PyTorch, float32)");
         JSON.writerWithDefaultPrettyPrinter().writeValue(out.resolve("expected.json").toFile(), expected);
         Files.write(out.resolve("expected_logits.safetensors"),
