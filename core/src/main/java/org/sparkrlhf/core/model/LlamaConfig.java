@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Llama decoder hyper-parameters, named as in Hugging Face's {@code LlamaConfig} / {@code config.json}.
@@ -15,7 +17,8 @@ import java.nio.charset.StandardCharsets;
  * <p>Only the plain Llama architecture is supported: no rope scaling, no attention / MLP biases,
  * {@code hidden_act = "silu"}, {@code head_dim = hidden_size / num_attention_heads}. A config.json
  * asking for anything else is rejected on read rather than silently mis-computed; other unknown
- * keys are ignored.
+ * keys are ignored. Both ways transformers writes the rotary base are read: {@code rope_theta} at the
+ * top level (up to 4.x) and {@code rope_parameters.rope_theta} (5.x, which writes no top-level key).
  *
  * @param hiddenSize            width of the residual stream (H)
  * @param intermediateSize      width of the SwiGLU MLP
@@ -141,6 +144,7 @@ public record LlamaConfig(
         n.put("head_dim", headDim());
         n.put("vocab_size", vocabSize);
         n.put("max_position_embeddings", maxPositionEmbeddings);
+        // transformers 5.x reads these 4.x keys too (into its rope_parameters)
         n.put("rope_theta", ropeTheta);
         n.putNull("rope_scaling");
         n.put("rms_norm_eps", rmsNormEps);
@@ -179,7 +183,7 @@ public record LlamaConfig(
      * rms_norm_eps = 1e-6, tie_word_embeddings = false, max_position_embeddings = 2048).
      *
      * @throws IllegalArgumentException for a config this implementation would compute wrongly
-     *                                  (rope_scaling, biases, another activation or head_dim)
+     *                                  (rope scaling of any kind, biases, another activation or head_dim)
      */
     public static LlamaConfig fromJson(String json) {
         JsonNode n;
@@ -212,7 +216,7 @@ public record LlamaConfig(
                 n.hasNonNull("num_key_value_heads") ? n.get("num_key_value_heads").asInt() : heads,
                 required(n, "vocab_size"),
                 n.path("max_position_embeddings").asInt(2048),
-                n.path("rope_theta").asDouble(10000.0),
+                ropeTheta(n),
                 n.path("rms_norm_eps").asDouble(1e-6),
                 n.path("tie_word_embeddings").asBoolean(false),
                 tokenId(n, "bos_token_id"),
@@ -227,6 +231,30 @@ public record LlamaConfig(
 
     public static LlamaConfig fromJson(byte[] utf8) {
         return fromJson(new String(utf8, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The rotary base: {@code rope_parameters} (transformers 5.x) must be the default rope, and when a
+     * top-level {@code rope_theta} is there too they must agree.
+     */
+    private static double ropeTheta(JsonNode n) {
+        JsonNode params = n.get("rope_parameters");
+        if (params == null || params.isNull()) {
+            return n.path("rope_theta").asDouble(10000.0);
+        }
+        String type = params.path("rope_type").asText("default");
+        List<String> keys = new ArrayList<>();
+        params.fieldNames().forEachRemaining(keys::add);
+        keys.removeAll(List.of("rope_type", "rope_theta"));
+        if (!type.equals("default") || !keys.isEmpty()) {
+            throw new IllegalArgumentException("rope_parameters " + params + " are not supported (default rope only)");
+        }
+        double theta = params.path("rope_theta").asDouble(n.path("rope_theta").asDouble(10000.0));
+        if (n.hasNonNull("rope_theta") && n.get("rope_theta").asDouble() != theta) {
+            throw new IllegalArgumentException("rope_theta " + n.get("rope_theta") + " and rope_parameters.rope_theta "
+                    + theta + " disagree");
+        }
+        return theta;
     }
 
     private static int required(JsonNode n, String key) {

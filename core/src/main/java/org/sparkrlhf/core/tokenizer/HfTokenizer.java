@@ -18,14 +18,24 @@ import java.util.Map;
  * {@link HuggingFaceTokenizer} (the Rust tokenizers library through JNI).
  *
  * <p>The instance holds the JSON text and loads the native tokenizer lazily, so it can be
- * serialized to Spark executors and rebuilt there. Special-token ids come from the file when
- * not given: the first of the usual names that exists (e.g. {@code <s>}, {@code </s>},
- * {@code <|endoftext|>}, {@code <pad>}); a tokenizer without a pad token pads with eos, as
- * is common for decoder-only models.
+ * serialized to Spark executors and rebuilt there.
+ *
+ * <p>Special-token ids, when not given: from a {@code tokenizer_config.json} when there is one
+ * (its {@code bos_token}, {@code eos_token} and {@code pad_token}; a key it lacks means the model
+ * has no such token, as in {@code transformers}), otherwise the first of the usual names that
+ * exists in {@code tokenizer.json} (e.g. {@code <s>}, {@code </s>}, {@code <|endoftext|>},
+ * {@code <pad>}). A tokenizer without a pad token pads with eos, as is common for decoder-only
+ * models. Whether a model's text starts with bos is not this class's business: {@link #encode}
+ * never adds special tokens (some tokenizer.json files add bos in their post-processor, Llama 3's
+ * does not), and {@link org.sparkrlhf.core.batch.TokenSequence}, which builds every model input,
+ * prepends {@link #bosId()} whenever there is one.
  */
 public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
     private static final long serialVersionUID = 1L;
+
+    /** The file beside {@code tokenizer.json} that names the special tokens (transformers' layout). */
+    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
     private static final List<String> BOS_NAMES =
             List.of("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "[CLS]");
@@ -42,38 +52,45 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     private final int eosId;
     private transient volatile HuggingFaceTokenizer delegate;
 
-    private HfTokenizer(String json, String name, Integer padId, Integer bosId, Integer eosId) {
+    private HfTokenizer(String json, String configJson, String name, Integer padId, Integer bosId,
+                        Integer eosId) {
         JsonNode root = parse(json);
+        JsonNode config = configJson == null ? null : parse(configJson);
         Map<String, Integer> ids = tokenIds(root);
         this.json = json;
         this.name = name;
         this.vocabSize = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
-        this.bosId = bosId != null ? bosId : firstPresent(ids, BOS_NAMES);
-        this.eosId = eosId != null ? eosId : firstPresent(ids, EOS_NAMES);
-        int pad = padId != null ? padId : firstPresent(ids, PAD_NAMES);
+        this.bosId = bosId != null ? bosId : special(ids, config, "bos_token", BOS_NAMES);
+        this.eosId = eosId != null ? eosId : special(ids, config, "eos_token", EOS_NAMES);
+        int pad = padId != null ? padId : special(ids, config, "pad_token", PAD_NAMES);
         this.padId = pad >= 0 ? pad : this.eosId;
         // Fail at construction, not in the middle of a job, if the file is not a tokenizer.
         delegate();
     }
 
-    /** Loads {@code tokenizer.json}, looking up pad/bos/eos ids in it. */
+    /**
+     * Loads {@code tokenizer.json}, taking pad/bos/eos ids from the {@code tokenizer_config.json}
+     * beside it when there is one, else looking them up in the tokenizer.
+     */
     public static HfTokenizer load(Path tokenizerJson) {
         return load(tokenizerJson, null, null, null);
     }
 
-    /** Loads {@code tokenizer.json}; a non-null id overrides the looked-up one. */
+    /** {@link #load(Path)}; a non-null id overrides the one from the files. */
     public static HfTokenizer load(Path tokenizerJson, Integer padId, Integer bosId, Integer eosId) {
+        Path config = tokenizerJson.resolveSibling(TOKENIZER_CONFIG);
         try {
             String text = Files.readString(tokenizerJson, StandardCharsets.UTF_8);
-            return new HfTokenizer(text, "hf:" + tokenizerJson, padId, bosId, eosId);
+            String configText = Files.exists(config) ? Files.readString(config, StandardCharsets.UTF_8) : null;
+            return new HfTokenizer(text, configText, "hf:" + tokenizerJson, padId, bosId, eosId);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + tokenizerJson, e);
+            throw new UncheckedIOException("cannot read " + tokenizerJson + " or " + config, e);
         }
     }
 
     /** A tokenizer from {@code tokenizer.json} text; a non-null id overrides the looked-up one. */
     public static HfTokenizer ofJson(String json, Integer padId, Integer bosId, Integer eosId) {
-        return new HfTokenizer(json, "hf", padId, bosId, eosId);
+        return new HfTokenizer(json, null, "hf", padId, bosId, eosId);
     }
 
     /**
@@ -195,6 +212,28 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
             ids.put(added.path("content").asText(), added.path("id").asInt());
         }
         return ids;
+    }
+
+    /**
+     * The id of a special token: the one {@code tokenizer_config.json} names under {@code key} (a
+     * string, or an added-token object with {@code content}), -1 when it names none; without a
+     * config, the first of {@code names} that the vocabulary has.
+     */
+    private static int special(Map<String, Integer> ids, JsonNode config, String key, List<String> names) {
+        if (config == null) {
+            return firstPresent(ids, names);
+        }
+        JsonNode v = config.path(key);
+        String content = v.isTextual() ? v.asText() : v.path("content").isTextual() ? v.path("content").asText() : null;
+        if (content == null) {
+            return -1;
+        }
+        Integer id = ids.get(content);
+        if (id == null) {
+            throw new IllegalArgumentException(TOKENIZER_CONFIG + " names " + key + " " + content
+                    + ", which tokenizer.json does not have");
+        }
+        return id;
     }
 
     private static int firstPresent(Map<String, Integer> ids, List<String> names) {

@@ -28,6 +28,19 @@ class LlamaConfigTest {
     }
 
     @Test
+    void readsTheRotaryBaseFromTransformers5RopeParameters() {
+        // transformers 5 writes no top-level rope_theta: the base is only in rope_parameters
+        String hf = "{\"model_type\":\"llama\",\"hidden_size\":64,\"intermediate_size\":172,\"num_hidden_layers\":2,"
+                + "\"num_attention_heads\":4,\"vocab_size\":100,"
+                + "\"rope_parameters\":{\"rope_theta\":500000.0,\"rope_type\":\"default\"}}";
+        assertEquals(500000.0, LlamaConfig.fromJson(hf).ropeTheta());
+        assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(hf.replace(
+                "\"rope_type\":\"default\"", "\"rope_type\":\"llama3\",\"factor\":8.0")), "scaled rope is refused");
+        assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(hf.replace(
+                "\"vocab_size\":100", "\"vocab_size\":100,\"rope_theta\":10000.0")), "two different bases");
+    }
+
+    @Test
     void parameterCountAndFlops() {
         // H=8, I=16, L=1, heads 2, kv 1 (head_dim 4), V=10, untied
         LlamaConfig c = LlamaConfig.tiny(10, 8, 1, 2, 1, 16, 32, false);

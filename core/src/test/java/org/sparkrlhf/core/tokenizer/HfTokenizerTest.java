@@ -67,6 +67,29 @@ class HfTokenizerTest {
     }
 
     @Test
+    void tokenizerConfigBesideTheFileNamesTheSpecialTokens(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("tokenizer.json");
+        Files.writeString(file, BPE_JSON, StandardCharsets.UTF_8);
+        Path config = dir.resolve(HfTokenizer.TOKENIZER_CONFIG);
+        // a string or an added-token object; a key the config lacks means no such token (here no bos,
+        // although the vocabulary has <s>), and pad falls back to eos
+        Files.writeString(config, "{\"eos_token\": {\"content\": \"<s>\"}, \"unk_token\": \"<unk>\"}");
+        try (HfTokenizer tok = HfTokenizer.load(file)) {
+            assertEquals(-1, tok.bosId());
+            assertEquals(1, tok.eosId());
+            assertEquals(1, tok.padId());
+        }
+        Files.writeString(config, "{\"bos_token\": \"</s>\", \"pad_token\": \"<unk>\"}");
+        try (HfTokenizer tok = HfTokenizer.load(file)) {
+            assertEquals(2, tok.bosId());
+            assertEquals(-1, tok.eosId());
+            assertEquals(0, tok.padId());
+        }
+        Files.writeString(config, "{\"bos_token\": \"<|begin_of_text|>\"}");
+        assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(file), "a token the vocabulary lacks");
+    }
+
+    @Test
     void explicitIdsOverrideAndFromJsonPicksHf() throws Exception {
         try (HfTokenizer tok = HfTokenizer.ofJson(BPE_JSON, 0, null, 1)) {
             assertEquals(0, tok.padId());
