@@ -13,7 +13,6 @@ import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.train.EpochBatches;
-import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 import org.sparkrlhf.dpo.losses.DpoLoss;
 import org.sparkrlhf.dpo.losses.DpoLosses;
@@ -62,8 +61,7 @@ public final class DpoTrainer {
   public Result train(LlamaModel model, List<PreferenceExample> pairs, Hooks hooks) {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
     int total = plannedSteps(pairs.size());
-    PolicyOptimizer opt = new PolicyOptimizer(new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio),
-        c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    PolicyOptimizer opt = PolicyOptimizer.of(c, total);
     model.attachGradient();
     NDManager manager = model.manager();
     EpochBatches<PreferenceExample> batches = new EpochBatches<>(pairs, c.batchSize, c.seed);

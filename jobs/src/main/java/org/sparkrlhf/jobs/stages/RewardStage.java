@@ -75,12 +75,10 @@ public final class RewardStage implements Stage {
     ctx.put("config", c);
     Lake lake = ctx.lake();
     Models.initEngine(c.threads);
-    String dataset = c.dataset.isBlank() ? "arith-pairs-" + ctx.runId() : c.dataset;
-    String initPath = c.initCheckpoint.isBlank()
-        ? Checkpoints.latest(lake, ctx.runId(), c.initStage, "policy") : c.initCheckpoint;
+    String dataset = PreferenceData.dataset(c.dataset, ctx.runId());
+    String initPath = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
 
-    lake.ensure(Tables.PREFERENCES);
-    Dataset<Row> prefs = lake.read(Tables.PREFERENCES).filter(col("dataset").equalTo(dataset));
+    Dataset<Row> prefs = PreferenceData.read(lake, dataset);
     List<Row> trainRows = new ArrayList<>();
     List<Row> evalRows = new ArrayList<>();
     for (Row r : pairRows(c.split.isBlank() ? prefs : prefs.filter(col("split").equalTo(c.split)))) {

@@ -12,7 +12,6 @@ import org.sparkrlhf.core.batch.SequenceLogProbs;
 import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.train.EpochBatches;
-import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 
 /**
@@ -66,8 +65,7 @@ public final class RewardModelTrainer {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
     if (!model.hasScoreHead()) throw new IllegalArgumentException("a reward model needs the score head");
     int total = plannedSteps(pairs.size());
-    PolicyOptimizer opt = new PolicyOptimizer(new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio),
-        c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    PolicyOptimizer opt = PolicyOptimizer.of(c, total);
     RewardMetrics evalBefore = evaluate(model, eval);
     if (evalBefore != null) hooks.onEval(0, evalBefore);
     RewardMetrics evalAfter = evalBefore;

@@ -75,6 +75,18 @@ class RewardModelTrainerTest {
   }
 
   @Test
+  void aNewHeadGoesOnTheUnchangedBackbone() {
+    try (NDManager m = manager.newSubManager(); LlamaModel rm = policy.withScoreHead(11, m);
+        LlamaModel drawn = LlamaModel.init(policy.config(), true, 11, m)) {
+      assertEquals(policy.parameters().size() + 1, rm.parameters().size());
+      policy.parameters().forEach((name, w) ->
+          assertArrayEquals(w.toFloatArray(), rm.parameters().get(name).toFloatArray(), 0f, name));
+      // drawn as a model initialised with a head is, for the same seed
+      assertArrayEquals(drawn.scoreHeadWeight().toFloatArray(), rm.scoreHeadWeight().toFloatArray(), 0f);
+    }
+  }
+
+  @Test
   void theHeadIsReadAtTheLastRealTokenNotThePaddedEnd() {
     try (NDManager m = manager.newSubManager(); LlamaModel rm = policy.withScoreHead(11, m)) {
       TokenSequence shortRow = TokenSequence.encode(TOK, "3+4=?\n", "#### 7\n", true);
