@@ -27,7 +27,7 @@ import java.util.function.Function;
 
 /**
  * A Spark ML {@link Transformer} that runs a broadcast model over the partitions of its input: what the
- * {@link Generator} and the {@link Scorer} (and any later model-backed transformer) share.
+ * {@link Generator}, the {@link Scorer} and the {@link RewardScorer} (and any later model-backed transformer) share.
  *
  * <p><b>The model</b> is set with {@link #setModel(ModelBroadcast)}, not as a Spark {@code Param}: Params must
  * encode as JSON for ML persistence, and a broadcast is a live handle into one SparkContext. For the same reason
