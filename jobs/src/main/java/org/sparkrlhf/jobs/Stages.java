@@ -17,6 +17,7 @@ import org.sparkrlhf.jobs.stages.GrpoStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
 import org.sparkrlhf.jobs.stages.PairsStage;
 import org.sparkrlhf.jobs.stages.QuickstartStage;
+import org.sparkrlhf.jobs.stages.RewardStage;
 import org.sparkrlhf.jobs.stages.RolloutsStage;
 import org.sparkrlhf.jobs.stages.SftStage;
 
@@ -28,7 +29,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new GrpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }

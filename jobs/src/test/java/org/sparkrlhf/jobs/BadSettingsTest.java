@@ -31,6 +31,13 @@ class BadSettingsTest {
       "data | data.teacher.pair_share=1.5         | pair_share",
       "data | data.teacher.mistake=sometimes      | data.teacher.mistake",
       "pairs| pairs.selection=best                | pairs.selection",
+      "reward | reward.eval_share=1                   | reward.eval_share",
+      "reward | reward.eval_split=train               | reward.eval_split",
+      "reward | reward.center_rewards_coefficient=-1  | reward.center_rewards_coefficient",
+      "reward | reward.batch_size=0                   | reward.batch_size",
+      "reward | reward.epochs=0                       | reward needs max_steps",
+      "reward | reward.lr=0                           | reward.lr",
+      "reward | reward.use_margins=true               | reward.use_margins",
   })
   void isOneLineNamingTheKey(String stage, String setting, String named) {
     UserError e = assertThrows(UserError.class,

@@ -14,6 +14,7 @@ import org.sparkrlhf.core.train.OptimizerSettings;
 import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
 import org.sparkrlhf.dpo.train.DpoConfig;
 import org.sparkrlhf.grpo.train.GrpoConfig;
+import org.sparkrlhf.reward.model.RewardConfig;
 import org.sparkrlhf.sft.SftConfig;
 
 /** The optimizer keys, declared once for the trainers, stay flat in each stage's section with its own defaults. */
@@ -41,6 +42,9 @@ class OptimizerKeysTest {
     assertEquals(List.of(1e-4, 0.0, 0.9, 0.999, 1.0), adamw(dpo));
     assertEquals(List.of(10.0, 1.0), schedule(dpo));
     assertEquals(List.of(1e-4, 0.0, 0.9, 0.99, 1.0), adamw(StageConfigs.bind(conf(""), "grpo", GrpoConfig.class)));
+    RewardConfig reward = StageConfigs.bind(conf(""), "reward", RewardConfig.class);
+    assertEquals(List.of(1e-4, 0.0, 0.9, 0.999, 1.0), adamw(reward));
+    assertEquals(List.of(10.0, 1.0), schedule(reward));
   }
 
   @Test

@@ -12,7 +12,6 @@ import org.sparkrlhf.core.batch.SequenceLogProbs;
 import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
-import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 
 /**
@@ -54,8 +53,7 @@ public final class SftTrainer {
     if (train.isEmpty()) {
       throw new IllegalArgumentException("no training examples");
     }
-    PolicyOptimizer opt = new PolicyOptimizer(
-        new LrSchedule(c.lr, c.warmupSteps, c.maxSteps, c.minLrRatio), c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    PolicyOptimizer opt = PolicyOptimizer.of(c, c.maxSteps);
     model.attachGradient();
     NDManager manager = model.manager();
     List<EvalStats> curve = new ArrayList<>();

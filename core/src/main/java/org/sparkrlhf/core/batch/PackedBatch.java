@@ -132,6 +132,18 @@ public final class PackedBatch {
     return out;
   }
 
+  /**
+   * Each row's last real token, {@code length - 1}: the column a scalar head is read at (Hugging Face's sequence
+   * classifiers read the last token that is not padding), never the batch's last column for a shorter row.
+   */
+  public int[] lastTokenColumns() {
+    int[] out = new int[rows()];
+    for (int r = 0; r < out.length; r++) {
+      out[r] = sequences.get(r).length() - 1;
+    }
+    return out;
+  }
+
   /** The packed sequences, in row order. */
   public List<TokenSequence> sequences() {
     return sequences;

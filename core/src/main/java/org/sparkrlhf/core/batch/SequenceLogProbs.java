@@ -70,13 +70,7 @@ public final class SequenceLogProbs {
       boolean withGradients, NDManager m) {
     requirePositive(temperature);
     check(model, batch, withScores);
-    if (withGradients && !JniUtils.isGradMode()) {
-      throw new IllegalStateException("gradients asked for outside a GradientCollector");
-    }
-    boolean before = JniUtils.isGradMode();
-    if (!withGradients) {
-      JniUtils.setGradMode(false);
-    }
+    boolean before = enterGradMode(withGradients);
     try {
       int t = batch.width() - 1;
       int fed = fedColumns(batch, withScores);
@@ -110,6 +104,44 @@ public final class SequenceLogProbs {
   }
 
   /**
+   * Each row's scalar-head score at its last real token ({@link PackedBatch#lastTokenColumns()}), [B] in {@code m}:
+   * what a sequence classifier (a reward model) outputs, from a pass that runs no LM head, so training a reward model
+   * costs no [B, W, V] logits.
+   *
+   * @param withGradients as in {@link #compute}
+   * @throws IllegalArgumentException for a model without a score head, a sequence longer than the model's context
+   *     or a token id outside the vocabulary
+   */
+  public static NDArray lastTokenScores(LlamaModel model, PackedBatch batch, boolean withGradients, NDManager m) {
+    check(model, batch, true);
+    boolean before = enterGradMode(withGradients);
+    try {
+      NDArray hidden = model.hidden(batch.tokenIds(m), null, batch.attentionMask(m), null);
+      NDArray scores = Linear.linear(hidden, model.scoreHeadWeight()).singletonOrThrow().squeeze(-1);
+      int[] last = batch.lastTokenColumns();
+      long[] index = new long[last.length];
+      for (int r = 0; r < last.length; r++) {
+        index[r] = last[r];
+      }
+      return scores.gather(m.create(index, new Shape(last.length, 1)), 1).squeeze(1);
+    } finally {
+      JniUtils.setGradMode(before);
+    }
+  }
+
+  /** Sets the thread's grad mode for a pass and returns the mode to restore; a gradient pass needs a collector. */
+  private static boolean enterGradMode(boolean withGradients) {
+    if (withGradients && !JniUtils.isGradMode()) {
+      throw new IllegalStateException("gradients asked for outside a GradientCollector");
+    }
+    boolean before = JniUtils.isGradMode();
+    if (!withGradients) {
+      JniUtils.setGradMode(false);
+    }
+    return before;
+  }
+
+  /**
    * Scores sequences without gradients, {@code batchSize} per forward pass, into Java arrays (the executors'
    * scoring and reference log-probs). Intermediates live in a sub-manager of the model's per batch.
    */
@@ -132,12 +164,13 @@ public final class SequenceLogProbs {
           scores = r.scores().toFloatArray();
         }
       }
+      int[] last = batch.lastTokenColumns();
       for (int i = 0; i < batch.rows(); i++) {
         double sum = 0;
         for (float f : lp[i]) {
           sum += f;
         }
-        double score = withScores ? scores[i * batch.width() + batch.sequences().get(i).length() - 1] : Double.NaN;
+        double score = withScores ? scores[i * batch.width() + last[i]] : Double.NaN;
         out.add(new SequenceScore(lp[i], sum, score));
       }
     }

@@ -18,9 +18,12 @@ import java.util.Map;
 /**
  * A checkpoint in Hugging Face layout, in a folder given as a local path or any Hadoop URI:
  * <ul>
- *   <li>{@code config.json} — {@link LlamaConfig#toJson()} ({@code LlamaForCausalLM}, float32);</li>
+ *   <li>{@code config.json} — {@link LlamaConfig#toJson(boolean)}: {@code LlamaForCausalLM}, or
+ *       {@code LlamaForSequenceClassification} with {@code num_labels} 1 for a model with the scalar head;
+ *       float32;</li>
  *   <li>{@code model.safetensors} — F32 weights under HF names; no {@code lm_head.weight} when embeddings are
- *       tied; the scalar head as {@code score.weight};</li>
+ *       tied; the scalar head as {@code score.weight} (an untied LM head stays beside it, which transformers'
+ *       sequence classifier skips as an unused weight);</li>
  *   <li>{@code tokenizer.json} — the tokenizer text as given (omitted when null);</li>
  *   <li>{@code rlhf_provenance.json} — the caller's metadata (e.g. Delta table versions trained on).</li>
  * </ul>
@@ -60,7 +63,7 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
             HadoopFiles.write(file(dirUri, TOKENIZER), hadoopConf, out -> out.write(tokenizer));
         }
         HadoopFiles.write(file(dirUri, PROVENANCE), hadoopConf, out -> out.write(provenance));
-        byte[] config = model.config().toJsonBytes();
+        byte[] config = model.config().toJsonBytes(model.hasScoreHead());
         HadoopFiles.write(file(dirUri, CONFIG), hadoopConf, out -> out.write(config));
     }
 
@@ -91,7 +94,7 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
      */
     public static byte[] toBytes(LlamaModel model, String tokenizerJson, Map<String, Object> extraMetadata) {
         Map<String, byte[]> files = new LinkedHashMap<>();
-        files.put(CONFIG, model.config().toJsonBytes());
+        files.put(CONFIG, model.config().toJsonBytes(model.hasScoreHead()));
         files.put(WEIGHTS, SafeTensors.write(model.toTensors(), Map.of("format", "pt")));
         files.put(TOKENIZER, tokenizerJson == null ? null : tokenizerJson.getBytes(StandardCharsets.UTF_8));
         files.put(PROVENANCE, provenanceJson(extraMetadata));

@@ -133,8 +133,23 @@ public record LlamaConfig(
 
     /** Serializes as a Hugging Face {@code config.json} for {@code LlamaForCausalLM}, float32. */
     public String toJson() {
+        return toJson(false);
+    }
+
+    /**
+     * Serializes as a Hugging Face {@code config.json}, float32: for {@code LlamaForCausalLM}, or with
+     * {@code sequenceClassifier} for {@code LlamaForSequenceClassification} with one label (a scalar head), which
+     * transformers reads at the last token that is not {@code pad_token_id}.
+     */
+    public String toJson(boolean sequenceClassifier) {
         ObjectNode n = JSON.createObjectNode();
-        n.putArray("architectures").add("LlamaForCausalLM");
+        n.putArray("architectures").add(sequenceClassifier ? "LlamaForSequenceClassification" : "LlamaForCausalLM");
+        if (sequenceClassifier) {
+            // transformers derives num_labels from id2label; both are written so either reader agrees
+            n.put("num_labels", 1);
+            n.putObject("id2label").put("0", "LABEL_0");
+            n.putObject("label2id").put("LABEL_0", 0);
+        }
         n.put("model_type", "llama");
         n.put("hidden_size", hiddenSize);
         n.put("intermediate_size", intermediateSize);
@@ -166,7 +181,12 @@ public record LlamaConfig(
     }
 
     public byte[] toJsonBytes() {
-        return toJson().getBytes(StandardCharsets.UTF_8);
+        return toJsonBytes(false);
+    }
+
+    /** {@link #toJson(boolean)} as UTF-8. */
+    public byte[] toJsonBytes(boolean sequenceClassifier) {
+        return toJson(sequenceClassifier).getBytes(StandardCharsets.UTF_8);
     }
 
     private static void putTokenId(ObjectNode n, String key, int id) {

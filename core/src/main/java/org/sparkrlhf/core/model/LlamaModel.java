@@ -140,20 +140,39 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel init(LlamaConfig config, boolean scoreHead, long seed, NDManager parent) {
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : parameterShapes(config, scoreHead).entrySet()) {
-            long[] shape = e.getValue();
-            int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-            float[] data = new float[n];
-            if (shape.length == 1) {
-                Arrays.fill(data, 1f);
-            } else {
-                SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode());
-                for (int k = 0; k < n; k++) {
-                    data[k] = (float) (0.02 * rnd.nextGaussian());
-                }
-            }
-            t.put(e.getKey(), new SafeTensors.Tensor(shape, data));
+            t.put(e.getKey(), initialTensor(e.getKey(), e.getValue(), seed));
         }
         return fromTensors(config, t, parent);
+    }
+
+    /**
+     * This model's weights (copied) plus a freshly initialized scalar head, in a new child of {@code parent}: a
+     * reward model started from a language model, as transformers' {@code LlamaForSequenceClassification} starts
+     * from a causal checkpoint. The head is drawn exactly as {@link #init} draws it for {@code seed}. A model that
+     * already has a head keeps it (a copy), so a reward model can be trained further.
+     */
+    public LlamaModel withScoreHead(long seed, NDManager parent) {
+        if (scoreHead) {
+            return copy(parent);
+        }
+        Map<String, SafeTensors.Tensor> t = toTensors();
+        t.put(SCORE, initialTensor(SCORE, new long[] {1, config.hiddenSize()}, seed));
+        return fromTensors(config, t, parent);
+    }
+
+    /** One parameter as {@link #init} draws it: gains 1, matrices normal(0, 0.02) seeded by (seed, name). */
+    private static SafeTensors.Tensor initialTensor(String name, long[] shape, long seed) {
+        int n = (int) Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        float[] data = new float[n];
+        if (shape.length == 1) {
+            Arrays.fill(data, 1f);
+        } else {
+            SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+            for (int k = 0; k < n; k++) {
+                data[k] = (float) (0.02 * rnd.nextGaussian());
+            }
+        }
+        return new SafeTensors.Tensor(shape, data);
     }
 
     /**

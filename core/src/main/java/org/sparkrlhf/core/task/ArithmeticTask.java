@@ -124,7 +124,7 @@ public final class ArithmeticTask {
     }
 
     /** 64-bit FNV-1a over UTF-16 chars: a stable, JVM-independent string hash. */
-    static long fnv1a(String s) {
+    public static long fnv1a(String s) {
         long h = 0xcbf29ce484222325L;
         for (int i = 0; i < s.length(); i++) {
             h ^= s.charAt(i);
@@ -134,7 +134,7 @@ public final class ArithmeticTask {
     }
 
     /** SplitMix64 finalizer: spreads FNV's weak low bits before taking a bucket or a seed. */
-    static long mix(long z) {
+    public static long mix(long z) {
         z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
         z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
         return z ^ (z >>> 31);

@@ -62,6 +62,12 @@ public final class PolicyOptimizer {
     this.clipNorm = clipNorm;
   }
 
+  /** The optimizer a stage's settings describe, its schedule spanning {@code totalSteps} updates. */
+  public static PolicyOptimizer of(ScheduledOptimizerSettings s, int totalSteps) {
+    return new PolicyOptimizer(new LrSchedule(s.lr, s.warmupSteps, totalSteps, s.minLrRatio), s.weightDecay, s.beta1,
+        s.beta2, s.gradClip);
+  }
+
   /** Matrices decay; 1-D gains (RMSNorm weights) do not. */
   static boolean decays(String name, NDArray weight) {
     return weight.getShape().dimension() >= 2;

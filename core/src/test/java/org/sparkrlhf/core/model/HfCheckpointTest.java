@@ -66,7 +66,11 @@ class HfCheckpointTest {
             }
             JsonNode config = JSON.readTree(ck.resolve("config.json").toFile());
             assertEquals("llama", config.get("model_type").asText());
-            assertEquals("LlamaForCausalLM", config.get("architectures").get(0).asText());
+            // a model with the scalar head is a one-label sequence classifier to transformers
+            assertEquals("LlamaForSequenceClassification", config.get("architectures").get(0).asText());
+            assertEquals(1, config.get("num_labels").asInt());
+            assertEquals(1, config.get("id2label").size());
+            assertEquals(0, config.get("pad_token_id").asInt());
             assertEquals("float32", config.get("torch_dtype").asText());
             assertEquals(2, config.get("num_key_value_heads").asInt());
 

@@ -7,13 +7,12 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.sparkrlhf.core.batch.PackedBatch;
 import org.sparkrlhf.core.batch.SequenceLogProbs;
 import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.Scalars;
-import org.sparkrlhf.core.train.LrSchedule;
+import org.sparkrlhf.core.train.EpochBatches;
 import org.sparkrlhf.core.train.PolicyOptimizer;
 import org.sparkrlhf.dpo.losses.DpoLoss;
 import org.sparkrlhf.dpo.losses.DpoLosses;
@@ -56,33 +55,21 @@ public final class DpoTrainer {
 
   /** Steps a run over {@code n} pairs takes: max_steps, else epochs × ⌈n / batch_size⌉. */
   public int plannedSteps(int n) {
-    return c.maxSteps > 0 ? c.maxSteps : Math.max(1, c.epochs) * ((n + c.batchSize - 1) / c.batchSize);
+    return EpochBatches.plannedSteps(n, c.batchSize, c.epochs, c.maxSteps);
   }
 
   public Result train(LlamaModel model, List<PreferenceExample> pairs, Hooks hooks) {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
     int total = plannedSteps(pairs.size());
-    PolicyOptimizer opt = new PolicyOptimizer(new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio),
-        c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    PolicyOptimizer opt = PolicyOptimizer.of(c, total);
     model.attachGradient();
     NDManager manager = model.manager();
-    List<Integer> order = new ArrayList<>();
-    int cursor = 0;
-    int epoch = -1;
+    EpochBatches<PreferenceExample> batches = new EpochBatches<>(pairs, c.batchSize, c.seed);
     StepStats first = null;
     StepStats last = null;
     double nanos = 0;
     for (int step = 1; step <= total; step++) {
-      // Batches never straddle epochs: the last one of an epoch may be short.
-      if (cursor >= order.size()) {
-        epoch++;
-        order = new ArrayList<>();
-        for (int i = 0; i < pairs.size(); i++) order.add(i);
-        java.util.Collections.shuffle(order, new Random(c.seed * 1_000_003L + epoch));
-        cursor = 0;
-      }
-      List<PreferenceExample> batch = new ArrayList<>();
-      while (batch.size() < c.batchSize && cursor < order.size()) batch.add(pairs.get(order.get(cursor++)));
+      List<PreferenceExample> batch = batches.next();
       long t0 = System.nanoTime();
       double lr = opt.nextLearningRate();
       double lossValue;

@@ -53,6 +53,11 @@ final class Checkpoints {
     return path;
   }
 
+  /** {@code path} when one is given, else the newest {@code kind} checkpoint {@code stage} wrote in the run. */
+  static String orLatest(Lake lake, String runId, String path, String stage, String kind) {
+    return path.isBlank() ? latest(lake, runId, stage, kind) : path;
+  }
+
   /** The newest checkpoint a stage wrote in a run, from the checkpoints table. */
   static String latest(Lake lake, String runId, String stage, String kind) {
     List<Row> rows = lake.read(Tables.CHECKPOINTS)

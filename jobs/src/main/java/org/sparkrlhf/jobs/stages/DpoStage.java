@@ -73,12 +73,10 @@ public final class DpoStage implements Stage {
     ctx.put("config", c);
     Lake lake = ctx.lake();
     Models.initEngine(c.threads);
-    String dataset = c.dataset.isBlank() ? "arith-pairs-" + ctx.runId() : c.dataset;
-    String refPath = c.referenceCheckpoint.isBlank()
-        ? Checkpoints.latest(lake, ctx.runId(), c.referenceStage, "policy") : c.referenceCheckpoint;
+    String dataset = PreferenceData.dataset(c.dataset, ctx.runId());
+    String refPath = Checkpoints.orLatest(lake, ctx.runId(), c.referenceCheckpoint, c.referenceStage, "policy");
 
-    lake.ensure(Tables.PREFERENCES);
-    Dataset<Row> prefs = lake.read(Tables.PREFERENCES).filter(col("dataset").equalTo(dataset));
+    Dataset<Row> prefs = PreferenceData.read(lake, dataset);
     if (!c.split.isBlank()) prefs = prefs.filter(col("split").equalTo(c.split));
     List<Row> rows = prefs.selectExpr(PreferencePairs.COLUMNS).orderBy("id").collectAsList();
     if (rows.isEmpty()) {

@@ -7,8 +7,6 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -236,32 +234,6 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
         return new StructType(fields.toArray(new StructField[0]));
     }
 
-    private void requireColumn(StructType schema, String name, String param, DataType... allowed) {
-        if (!Arrays.asList(schema.fieldNames()).contains(name)) {
-            throw new IllegalArgumentException("Scorer: input column '" + name + "' (" + param + ") not found;"
-                    + " the input has columns " + Arrays.toString(schema.fieldNames()));
-        }
-        DataType actual = schema.apply(name).dataType();
-        for (DataType a : allowed) {
-            // element nullability does not matter for reading
-            if (a.equals(actual) || (a instanceof ArrayType at && actual instanceof ArrayType aa
-                    && at.elementType().equals(aa.elementType()))) {
-                return;
-            }
-        }
-        throw new IllegalArgumentException("Scorer: input column '" + name + "' (" + param + ") has type "
-                + actual.simpleString() + ", expected " + Arrays.stream(allowed).map(DataType::simpleString)
-                .reduce((x, y) -> x + " or " + y).orElse("?"));
-    }
-
-    private static StructField outputField(StructType schema, String name, DataType type) {
-        if (Arrays.asList(schema.fieldNames()).contains(name)) {
-            throw new IllegalArgumentException("Scorer: output column '" + name + "' already exists in the input;"
-                    + " choose another name with the matching set...Col setter");
-        }
-        return DataTypes.createStructField(name, type, true);
-    }
-
     // ----------------------------------------------------------------------------------- transform
 
     @Override
@@ -294,59 +266,22 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
 
         @Override
         protected Batches<List<Row>> batches(Iterator<Row> input) {
-            return new Batches<>() {
-                @Override
-                public List<Row> take() {
-                    if (!input.hasNext()) {
-                        return null;
-                    }
-                    List<Row> rows = new ArrayList<>(spec.batchSize());
-                    while (rows.size() < spec.batchSize() && input.hasNext()) {
-                        rows.add(input.next());
-                    }
-                    return rows;
-                }
-
-                @Override
-                public List<Row> run(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
-                    return score(loaded, rows);
-                }
-            };
+            return rowBatches(input, spec.batchSize(), this::score);
         }
 
         private List<Row> score(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
             TextTokenizer tok = loaded.tokenizer();
-            List<TokenSequence> seqs = new ArrayList<>(rows.size());
-            int[] seqOfRow = new int[rows.size()];
-            for (int r = 0; r < rows.size(); r++) {
-                Row row = rows.get(r);
-                TokenSequence s = encode(tok, row);
-                seqOfRow[r] = s == null ? -1 : seqs.size();
-                if (s != null) {
-                    seqs.add(s);
+            RowSequences batch = RowSequences.of(rows, row -> encode(tok, row));
+            List<SequenceLogProbs.SequenceScore> results = SequenceLogProbs.score(loaded.model(), batch.sequences(),
+                    spec.temperature(), spec.withScore(), Math.max(1, batch.sequences().size()));
+            return batch.withColumns(spec.inputWidth(), spec.withScore() ? 3 : 2, (k, values, at) -> {
+                SequenceLogProbs.SequenceScore res = results.get(k);
+                values[at] = res.tokenLogProbs();
+                values[at + 1] = res.sumLogProb();
+                if (spec.withScore()) {
+                    values[at + 2] = res.score();
                 }
-            }
-            List<SequenceLogProbs.SequenceScore> results = SequenceLogProbs.score(loaded.model(), seqs,
-                    spec.temperature(), spec.withScore(), Math.max(1, seqs.size()));
-            List<Row> out = new ArrayList<>(rows.size());
-            int extra = spec.withScore() ? 3 : 2;
-            for (int r = 0; r < rows.size(); r++) {
-                Row row = rows.get(r);
-                Object[] values = new Object[spec.inputWidth() + extra];
-                for (int i = 0; i < spec.inputWidth(); i++) {
-                    values[i] = row.get(i);
-                }
-                if (seqOfRow[r] >= 0) {
-                    SequenceLogProbs.SequenceScore res = results.get(seqOfRow[r]);
-                    values[spec.inputWidth()] = res.tokenLogProbs();
-                    values[spec.inputWidth() + 1] = res.sumLogProb();
-                    if (spec.withScore()) {
-                        values[spec.inputWidth() + 2] = res.score();
-                    }
-                }
-                out.add(RowFactory.create(values));
-            }
-            return out;
+            });
         }
 
         /** The row's sequence by the token convention, or null when an input is null. */

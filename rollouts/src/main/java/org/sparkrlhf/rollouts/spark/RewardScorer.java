@@ -1,0 +1,159 @@
+package org.sparkrlhf.rollouts.spark;
+
+import ai.djl.ndarray.NDManager;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.util.Identifiable;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.batch.PackedBatch;
+import org.sparkrlhf.core.batch.SequenceLogProbs;
+import org.sparkrlhf.core.batch.TokenSequence;
+import org.sparkrlhf.core.model.LlamaModel;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * A Spark ML transformer ({@link BroadcastModelTransformer}) that adds a reward column to any frame of prompt and
+ * completion text, scored on the executors by a broadcast reward model (a checkpoint with the scalar head).
+ *
+ * <pre>
+ *   RewardScorer rm = new RewardScorer().setModel(ModelBroadcast.publish(spark, "reward", 0, blob));
+ *   Dataset&lt;Row&gt; scored = rm.transform(completions);   // + reward
+ * </pre>
+ *
+ * <p>The reward of a row is the head's output at the last token of {@code [bos]+prompt+completion+[eos]}: the
+ * sequence and position a reward model is trained on ({@link TokenSequence}, {@link PackedBatch#lastTokenColumns()}),
+ * so it is the score the trainer saw. Only the backbone and the head run ({@link SequenceLogProbs#lastTokenScores}),
+ * no LM head. A row whose prompt or completion is null gets a null reward.
+ */
+public final class RewardScorer extends BroadcastModelTransformer<RewardScorer> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final Param<String> promptCol;
+    private final Param<String> completionCol;
+    private final Param<String> rewardCol;
+    private final IntParam batchSize;
+
+    public RewardScorer() {
+        this(Identifiable.randomUID("rewardScorer"));
+    }
+
+    /** Spark ML's copy machinery needs this constructor. */
+    public RewardScorer(String uid) {
+        super(uid);
+        promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
+        completionCol = new Param<>(this, "completionCol", "input column with the completion text (string)");
+        rewardCol = new Param<>(this, "rewardCol", "output column: the reward model's score (double)");
+        batchSize = new IntParam(this, "batchSize", "rows per forward pass (> 0)", ParamValidators.gt(0));
+        setDefault(promptCol, "prompt");
+        setDefault(completionCol, "completion");
+        setDefault(rewardCol, "reward");
+        setDefault(batchSize, 16);
+    }
+
+    // Spark ML finds a transformer's params through public no-argument accessors like these.
+    public Param<String> promptCol() {
+        return promptCol;
+    }
+
+    public Param<String> completionCol() {
+        return completionCol;
+    }
+
+    public Param<String> rewardCol() {
+        return rewardCol;
+    }
+
+    public IntParam batchSize() {
+        return batchSize;
+    }
+
+    public RewardScorer setPromptCol(String v) {
+        set(promptCol, v);
+        return this;
+    }
+
+    public RewardScorer setCompletionCol(String v) {
+        set(completionCol, v);
+        return this;
+    }
+
+    public RewardScorer setRewardCol(String v) {
+        set(rewardCol, v);
+        return this;
+    }
+
+    public RewardScorer setBatchSize(int v) {
+        set(batchSize, v);
+        return this;
+    }
+
+    public int getBatchSize() {
+        return (Integer) $(batchSize);
+    }
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        if (!requireModel().hasScoreHead()) {
+            throw new IllegalArgumentException("RewardScorer " + uid() + ": model " + getModel().modelKey()
+                    + " has no score head (score.weight); publish a reward model checkpoint");
+        }
+        requireColumn(schema, $(promptCol), "promptCol", DataTypes.StringType);
+        requireColumn(schema, $(completionCol), "completionCol", DataTypes.StringType);
+        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
+        fields.add(outputField(schema, $(rewardCol), DataTypes.DoubleType));
+        return new StructType(fields.toArray(new StructField[0]));
+    }
+
+    @Override
+    protected ModelPartitions<?> partitions(StructType in) {
+        return new RewardPartition(new Spec(getModel(), in.fieldIndex($(promptCol)), in.fieldIndex($(completionCol)),
+                getBatchSize(), in.length()));
+    }
+
+    /** What a task needs: column positions and settings, no reference to the transformer itself. */
+    private record Spec(ModelBroadcast model, int promptIdx, int completionIdx, int batchSize, int inputWidth)
+            implements Serializable {
+    }
+
+    /** Runs on the executors: scores {@code batchSize} rows per forward pass, emits them with the reward. */
+    private static final class RewardPartition extends ModelPartitions<List<Row>> {
+        private static final long serialVersionUID = 1L;
+        private final Spec spec;
+
+        RewardPartition(Spec spec) {
+            super(spec.model());
+            this.spec = spec;
+        }
+
+        @Override
+        protected Batches<List<Row>> batches(Iterator<Row> input) {
+            return rowBatches(input, spec.batchSize(), this::score);
+        }
+
+        private List<Row> score(ExecutorModelCache.LoadedModel loaded, List<Row> rows) {
+            RowSequences batch = RowSequences.of(rows, row -> row.isNullAt(spec.promptIdx())
+                    || row.isNullAt(spec.completionIdx()) ? null : TokenSequence.encode(loaded.tokenizer(),
+                    row.getString(spec.promptIdx()), row.getString(spec.completionIdx()), true));
+            float[] rewards = new float[0];
+            if (!batch.sequences().isEmpty()) {
+                LlamaModel model = loaded.model();
+                try (NDManager sub = model.manager().newSubManager()) {
+                    rewards = SequenceLogProbs.lastTokenScores(model, PackedBatch.pack(batch.sequences(),
+                            model.config().padTokenId()), false, sub).toFloatArray();
+                }
+            }
+            float[] r = rewards;
+            return batch.withColumns(spec.inputWidth(), 1, (k, values, at) -> values[at] = (double) r[k]);
+        }
+    }
+}
