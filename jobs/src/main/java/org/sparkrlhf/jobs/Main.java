@@ -35,6 +35,13 @@ public final class Main {
   /** Parses and runs; returns the exit code (kept separate from {@link #main} for tests). */
   public static int execute(String[] args) {
     CommandLine cli = commandLine();
+    // eval-<model>-<split> (as a quickstart names its evaluations) is the eval stage under that name: parsed as eval,
+    // run and reported under the given name.
+    String named = args.length > 0 && Stages.isNamedEval(args[0]) ? args[0] : null;
+    if (named != null) {
+      args = args.clone();
+      args[0] = "eval";
+    }
     try {
       ParseResult parsed = cli.parseArgs(args);
       if (CommandLine.printHelpIfRequested(parsed)) {
@@ -45,7 +52,7 @@ public final class Main {
         return 2;
       }
       ParseResult sub = parsed.subcommand();
-      return runStage(sub);
+      return runStage(sub, named);
     } catch (CommandLine.ParameterException e) {
       System.err.println("rlhf: " + e.getMessage().lines().findFirst().orElse("bad arguments")
           + " (see rlhf --help)");
@@ -103,8 +110,10 @@ public final class Main {
     return OptionSpec.builder(name).paramLabel(label).type(String.class).description(description).build();
   }
 
-  private static int runStage(ParseResult sub) {
+  /** @param named the stage name to run under ({@code eval-<model>-<split>}), or null for the parsed stage's */
+  private static int runStage(ParseResult sub, String named) {
     Stage stage = Stages.get(sub.commandSpec().name());
+    String stageName = named != null ? named : stage.name();
     List<String> sets = new ArrayList<>();
     List<String> given = sub.matchedOptionValue("--set", List.of());
     sets.addAll(given);
@@ -131,13 +140,13 @@ public final class Main {
     String runId =
         sub.matchedOptionValue(
             "--run-id",
-            stage.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            stageName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     if (!runId.matches("[A-Za-z0-9._-]+")) {
       throw new UserError("--run-id may use letters, digits, '.', '_' and '-' only: " + runId);
     }
     SparkSession spark = SparkSessions.getOrCreate("rlhf " + stage.name(), sub.matchedOptionValue("--master", null));
     try {
-      String report = Stages.run(spark, lake, runId, stage.name(), config);
+      String report = Stages.run(spark, lake, runId, stageName, config);
       System.out.println(report);
       return 0;
     } finally {

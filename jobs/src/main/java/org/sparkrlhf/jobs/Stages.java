@@ -43,6 +43,11 @@ public final class Stages {
   /** {@code eval-<model>-<split>}: the eval stage on a stage's newest checkpoint and a split. */
   private static final java.util.regex.Pattern NAMED_EVAL = java.util.regex.Pattern.compile("eval-([a-z0-9_]+)-([a-z0-9_]+)");
 
+  /** True for {@code eval-<model>-<split>}. */
+  public static boolean isNamedEval(String name) {
+    return NAMED_EVAL.matcher(name).matches();
+  }
+
   public static Stage get(String name) {
     if (NAMED_EVAL.matcher(name).matches()) {
       return ALL.get("eval");

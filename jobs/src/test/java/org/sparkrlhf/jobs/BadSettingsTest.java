@@ -50,6 +50,7 @@ class BadSettingsTest {
   @CsvSource(delimiter = '|', value = {
       "sft  | sft.log_every=0",
       "data | data.operators=++",
+      "eval-grpo-test | eval.k=-1",
   })
   void theLauncherPrintsOneLineAndExitsTwo(String stage, String setting) {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
