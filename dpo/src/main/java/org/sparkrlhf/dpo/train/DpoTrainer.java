@@ -30,9 +30,12 @@ import org.sparkrlhf.dpo.losses.PreferenceLoss;
  * reference model never runs here: its log-probs arrive with the examples. AdamW via {@link PolicyOptimizer}.
  */
 public final class DpoTrainer {
-  /** One optimizer step: the batch mean loss (preference + NLL term), lr, grad norm, TRL metrics. */
+  /**
+   * One optimizer step: the batch mean loss (preference + NLL term), lr, grad norm, TRL metrics, and the run's
+   * steps skipped so far for a non-finite loss or gradient norm.
+   */
   public record StepStats(int step, double loss, double nll, double lr, double gradNorm, DpoMetrics metrics,
-      double pairsPerSecond) {}
+      double pairsPerSecond, int skippedSteps) {}
 
   /** Called from the training loop. */
   public interface Hooks {
@@ -62,8 +65,7 @@ public final class DpoTrainer {
   public Result train(LlamaModel model, List<PreferenceExample> pairs, Hooks hooks) {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
     int total = plannedSteps(pairs.size());
-    PolicyOptimizer opt = new PolicyOptimizer(new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio),
-        c.weightDecay, c.beta1, c.beta2, c.gradClip);
+    PolicyOptimizer opt = PolicyOptimizer.of(c, new LrSchedule(c.lr, c.warmupSteps, total, c.minLrRatio));
     model.attachGradient();
     NDManager manager = model.manager();
     List<Integer> order = new ArrayList<>();
@@ -120,11 +122,12 @@ public final class DpoTrainer {
           lossValue = l.getFloat();
           metrics = DpoMetrics.of(p, c.beta, loss);
         }
-        norm = opt.step(model);
+        norm = opt.step(model, lossValue);
       }
       double dt = System.nanoTime() - t0;
       nanos += dt;
-      last = new StepStats(step, lossValue, nllValue, lr, norm, metrics, batch.size() / (dt / 1e9));
+      last = new StepStats(step, lossValue, nllValue, lr, norm, metrics, batch.size() / (dt / 1e9),
+          opt.skippedSteps());
       if (first == null) first = last;
       hooks.onStep(last);
       if ((c.checkpointEvery > 0 && step % c.checkpointEvery == 0) || step == total) {

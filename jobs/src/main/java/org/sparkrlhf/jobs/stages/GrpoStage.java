@@ -153,6 +153,7 @@ public final class GrpoStage implements Stage {
       provenance.put("reference", referencePath);
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, "grpo", "policy", referencePath, StageConfigs.toJson(c));
+      if (resumeFrom != null) checkpoints.resumedFrom(resumeFrom);
       String lastCheckpoint = resumeFrom;
       double genSeconds = 0;
       double trainSeconds = 0;
@@ -165,7 +166,8 @@ public final class GrpoStage implements Stage {
       List<Map<String, Object>> curve = new ArrayList<>();
       List<Row> pendingRollouts = new ArrayList<>();
       while (trainer.hasNext()) {
-        RlTrainer.Iteration it = trainer.step();
+        // Nothing is flushed on a divergence: what follows the last checkpoint is what --resume regenerates.
+        RlTrainer.Iteration it = checkpoints.training(trainer::step, () -> {});
         pendingRollouts.addAll(rolloutRows(ctx, c, it));
         for (Map.Entry<String, Double> e : it.metrics().entrySet()) {
           metrics.add(it.iteration(), e.getKey(), e.getValue());
