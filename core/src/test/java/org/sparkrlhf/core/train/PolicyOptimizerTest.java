@@ -119,12 +119,7 @@ class PolicyOptimizerTest {
       model.attachGradient();
       String mat = LlamaModel.EMBED;
       double w0 = model.parameters().get(mat).toFloatArray()[0];
-      double sq = 0;
-      for (NDArray w : model.parameters().values()) {
-        double c = w.getShape().dimension() >= 2 ? 0.5 : 2.0;
-        sq += c * c * w.getShape().size();
-      }
-      double n = Math.sqrt(sq);
+      double n = constantGradientNorm(model, 1);
       double clip = 1.0;
       assertTrue(n / 2 > clip, "both steps must be clipped: N = " + n);
       PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, clip);
@@ -179,6 +174,23 @@ class PolicyOptimizerTest {
     }
   }
 
+  /** The tiny model every test here uses (seed 3), its gradients attached. */
+  private static LlamaModel tinyWithGradients(NDManager m) {
+    LlamaModel model = LlamaModel.init(LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true), false, 3, m);
+    model.attachGradient();
+    return model;
+  }
+
+  /** The global norm of {@link #constantGradients}{@code (model, m, k)}, by hand. */
+  private static double constantGradientNorm(LlamaModel model, double k) {
+    double sq = 0;
+    for (NDArray w : model.parameters().values()) {
+      double c = (w.getShape().dimension() >= 2 ? 0.5 : 2.0) * k;
+      sq += c * c * w.getShape().size();
+    }
+    return Math.sqrt(sq);
+  }
+
   private static Map<String, float[]> weights(LlamaModel model) {
     Map<String, float[]> out = new java.util.LinkedHashMap<>();
     model.parameters().forEach((k, w) -> out.put(k, w.toFloatArray()));
@@ -199,11 +211,8 @@ class PolicyOptimizerTest {
   @Test
   void aNonFiniteLossOrGradientSkipsTheStepAndLeavesTheWeightsBitIdentical() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      LlamaConfig cfg = LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true);
-      LlamaModel model = LlamaModel.init(cfg, false, 3, m);
-      LlamaModel twin = model.copy(m);
-      model.attachGradient();
-      twin.attachGradient();
+      LlamaModel model = tinyWithGradients(m);
+      LlamaModel twin = tinyWithGradients(m);
       PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, 0, 5);
       Map<String, float[]> start = weights(model);
 
@@ -240,9 +249,7 @@ class PolicyOptimizerTest {
   @Test
   void moreNonFiniteStepsThanAllowedStopWithAOneLineError() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      LlamaConfig cfg = LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true);
-      LlamaModel model = LlamaModel.init(cfg, false, 3, m);
-      model.attachGradient();
+      LlamaModel model = tinyWithGradients(m);
       PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.0, 0.9, 0.999, 1.0, 2);
       constantGradients(model, m, 1f);
       opt.step(model, 1.0);
@@ -271,17 +278,11 @@ class PolicyOptimizerTest {
   @Test
   void finiteGradientsWhoseSquaresOverflowAreClippedNotSkipped() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      LlamaConfig cfg = LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true);
-      LlamaModel model = LlamaModel.init(cfg, false, 3, m);
-      model.attachGradient();
+      LlamaModel model = tinyWithGradients(m);
       PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.0, 0.9, 0.999, 1.0, 0);
       constantGradients(model, m, 1e20f);
-      double sq = 0;
-      for (NDArray w : model.parameters().values()) {
-        double c = w.getShape().dimension() >= 2 ? 0.5e20 : 2e20;
-        sq += c * c * w.getShape().size();
-      }
-      assertEquals(Math.sqrt(sq), opt.step(model, 1.0), 1e-5 * Math.sqrt(sq));
+      double n = constantGradientNorm(model, 1e20);
+      assertEquals(n, opt.step(model, 1.0), 1e-5 * n);
       assertEquals(1, opt.steps());
       assertEquals(0, opt.skippedSteps());
       for (NDArray w : model.parameters().values()) {
