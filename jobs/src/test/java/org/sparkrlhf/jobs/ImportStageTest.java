@@ -151,4 +151,72 @@ class ImportStageTest {
     assertTrue(e.getMessage().contains("nothing could be read"), e.getMessage());
     assertThrows(UserError.class, () -> run("imp-7", "import.path=\"/no/such/file.jsonl\""));
   }
+
+  private static com.fasterxml.jackson.databind.JsonNode report(String path) throws Exception {
+    return new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(path)));
+  }
+
+  private static String demo(int i) {
+    return "{\"id\": \"d" + i + "\", \"prompt\": \"" + i + "+1=?\\n\", \"completion\": \"#### " + (i + 1) + "\\n\"}";
+  }
+
+  /** A byte-order mark (as some editors save UTF-8) is not part of the first row: nothing is quarantined. */
+  @Test
+  void aLeadingByteOrderMarkIsNotPartOfTheFirstRow() throws Exception {
+    Path f = dir.resolve("bom.jsonl");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF});
+    out.write((demo(1) + "\n" + demo(2) + "\n" + demo(3) + "\n").getBytes(StandardCharsets.UTF_8));
+    Files.write(f, out.toByteArray());
+    var r = report(run("imp-bom", "import.path=\"" + f + "\"", "import.dataset=bom"));
+    Lake lake = new Lake(spark, lakeRoot);
+    assertEquals(0, lake.read(Tables.QUARANTINE).filter("run_id = 'imp-bom'").count(),
+        lake.read(Tables.QUARANTINE).filter("run_id = 'imp-bom'").collectAsList().toString());
+    List<Row> rows = lake.read(Tables.SFT_DEMOS).filter("dataset = 'bom'").orderBy("id").collectAsList();
+    assertEquals(List.of("d1", "d2", "d3"), rows.stream().map(x -> x.<String>getAs("id")).toList());
+    assertEquals("1+1=?\n", rows.get(0).getAs("prompt"), "the first prompt carries no mark");
+    assertEquals(3, r.get("new").asLong());
+    assertEquals(0, r.get("quarantined").asLong());
+  }
+
+  /** CRLF line ends, blank and whitespace-only lines, and a last line without a newline: every row, no stray CR. */
+  @Test
+  void crlfBlankLinesAndAnUnterminatedLastLine() throws Exception {
+    Path f = dir.resolve("crlf.jsonl");
+    Files.write(f, (demo(11) + "\r\n\r\n  \t\r\n" + demo(12) + "\r\n\n" + demo(13)).getBytes(StandardCharsets.UTF_8));
+    var r = report(run("imp-crlf", "import.path=\"" + f + "\"", "import.dataset=crlf"));
+    Lake lake = new Lake(spark, lakeRoot);
+    assertEquals(0, lake.read(Tables.QUARANTINE).filter("run_id = 'imp-crlf'").count());
+    List<Row> rows = lake.read(Tables.SFT_DEMOS).filter("dataset = 'crlf'").orderBy("id").collectAsList();
+    assertEquals(3, rows.size());
+    for (Row x : rows) {
+      assertTrue(!x.<String>getAs("completion").contains("\r") && !x.<String>getAs("prompt").contains("\r"), x.toString());
+    }
+    assertEquals(List.of(":1", ":4", ":6"),
+        rows.stream().map(x -> x.<String>getAs("source").replaceAll(".*(:\\d+)$", "$1")).toList(),
+        "line numbers count the blank lines");
+    assertEquals(3, r.get("read").asLong());
+    assertEquals(3, r.get("new").asLong());
+  }
+
+  /**
+   * The same file under another run id: the insert-only MERGE adds nothing, and the report says so (new 0, every
+   * valid row already present) instead of counting the rows passed in as written.
+   */
+  @Test
+  void aReimportUnderAnotherRunCountsNewAndAlreadyPresent() throws Exception {
+    Path f = dir.resolve("again.jsonl");
+    StringBuilder b = new StringBuilder();
+    for (int i = 100; i < 150; i++) b.append(demo(i)).append('\n');
+    b.append("{\"prompt\": 5}\n").append("not json\n");
+    Files.writeString(f, b.toString());
+    var first = report(run("imp-again-1", "import.path=\"" + f + "\"", "import.dataset=again"));
+    assertEquals(List.of(50L, 0L, 2L, 50L), List.of(first.get("new").asLong(), first.get("already_present").asLong(),
+        first.get("quarantined").asLong(), first.get("written").asLong()));
+    var second = report(run("imp-again-2", "import.path=\"" + f + "\"", "import.dataset=again"));
+    assertEquals(List.of(0L, 50L, 2L, 0L), List.of(second.get("new").asLong(), second.get("already_present").asLong(),
+        second.get("quarantined").asLong(), second.get("written").asLong()), second.toString());
+    assertEquals("read 52 rows: 0 new, 50 already present, 2 quarantined", second.get("summary").asText());
+    assertEquals(50, new Lake(spark, lakeRoot).read(Tables.SFT_DEMOS).filter("dataset = 'again'").count());
+  }
 }

@@ -63,6 +63,18 @@ class OptimizerKeysTest {
     assertEquals(List.of(3e-5, 0.01, 0.9, 0.95, 1.0), adamw(StageConfigs.bind(c, "grpo", GrpoConfig.class)));
   }
 
+  /** One key, max_skipped_steps, bounds the non-finite steps of every trainer; its default is documented as 10. */
+  @Test
+  void everyTrainerTakesMaxSkippedSteps() {
+    Config c = conf("sft.max_skipped_steps = 3\ndpo.max_skipped_steps = 0\ngrpo.max_skipped_steps = 25");
+    assertEquals(3, StageConfigs.bind(c, "sft", SftConfig.class).maxSkippedSteps);
+    assertEquals(0, StageConfigs.bind(c, "dpo", DpoConfig.class).maxSkippedSteps);
+    assertEquals(25, StageConfigs.bind(c, "grpo", GrpoConfig.class).maxSkippedSteps);
+    assertEquals(10, StageConfigs.bind(conf(""), "sft", SftConfig.class).maxSkippedSteps);
+    assertEquals(10, StageConfigs.bind(conf(""), "dpo", DpoConfig.class).maxSkippedSteps);
+    assertEquals(10, StageConfigs.bind(conf(""), "grpo", GrpoConfig.class).maxSkippedSteps);
+  }
+
   @Test
   void grpoTakesNoScheduleKeysAndUnknownKeysStayErrors() {
     UserError e = assertThrows(UserError.class,

@@ -5,7 +5,8 @@ import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
 /**
  * Settings of the {@code sft} stage (config section {@code sft}). The optimizer keys come from
  * {@link ScheduledOptimizerSettings}; their defaults here: {@code lr} 2e-3 (the peak), {@code warmup_steps} 100,
- * {@code min_lr_ratio} 0.1, {@code weight_decay} 0.1, {@code beta1} 0.9, {@code beta2} 0.95, {@code grad_clip} 1.0.
+ * {@code min_lr_ratio} 0.1, {@code weight_decay} 0.1, {@code beta1} 0.9, {@code beta2} 0.95, {@code grad_clip} 1.0,
+ * {@code max_skipped_steps} 10.
  */
 public class SftConfig extends ScheduledOptimizerSettings {
   /** Dataset in sft_demos to train on. Default {@code arith}. */
@@ -47,6 +48,7 @@ public class SftConfig extends ScheduledOptimizerSettings {
     java.util.List<String> p = new java.util.ArrayList<>();
     if (maxSteps < 1 || batchSize < 1) p.add("sft.max_steps and sft.batch_size must be positive");
     if (lr <= 0) p.add("sft.lr must be positive");
+    optimizerProblems("sft", p);
     if (maxDemos < 0) p.add("sft.max_demos must be 0 (all) or positive, got " + maxDemos);
     if (logEvery < 1) p.add("sft.log_every must be at least 1, got " + logEvery);
     if (evalEvery < 0 || checkpointEvery < 0 || evalAccuracyProblems < 0) {

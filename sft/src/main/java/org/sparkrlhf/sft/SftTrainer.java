@@ -22,8 +22,9 @@ import org.sparkrlhf.core.train.PolicyOptimizer;
  * and where metrics and checkpoints go is the caller's business ({@link Hooks}).
  */
 public final class SftTrainer {
-  /** One optimizer step. */
-  public record StepStats(int step, double loss, double lr, double gradNorm, double tokensPerSecond) {}
+  /** One optimizer step; {@code skippedSteps} counts the run's steps skipped so far for a non-finite loss. */
+  public record StepStats(int step, double loss, double lr, double gradNorm, double tokensPerSecond,
+      int skippedSteps) {}
 
   /** One evaluation; accuracy is NaN when not measured. */
   public record EvalStats(int step, double validLoss, double validAccuracy) {}
@@ -88,7 +89,7 @@ public final class SftTrainer {
           gc.backward(l);
           loss = l.getFloat();
         }
-        norm = opt.step(model);
+        norm = opt.step(model, loss);
       }
       long dt = System.nanoTime() - t0;
       trainNanos += dt;
@@ -99,7 +100,8 @@ public final class SftTrainer {
       recentCount++;
       if (step % c.logEvery == 0 || step == c.maxSteps) {
         lastTrainLoss = recentLoss / recentCount;
-        hooks.onStep(new StepStats(step, lastTrainLoss, lr, norm, windowTokens / (windowNanos / 1e9)));
+        hooks.onStep(new StepStats(step, lastTrainLoss, lr, norm, windowTokens / (windowNanos / 1e9),
+            opt.skippedSteps()));
         recentLoss = 0;
         recentCount = 0;
         windowTokens = 0;

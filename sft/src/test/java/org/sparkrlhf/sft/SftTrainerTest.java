@@ -100,4 +100,45 @@ class SftTrainerTest {
     assertTrue(spreadSum / (double) a.size() < 0.25 * (max - min), "mean spread " + spreadSum / (double) a.size());
     assertTrue(!java.util.Arrays.equals(a.get(0), SftBatches.epoch(ex, 32, 1, 1).get(0)), "a new order each epoch");
   }
+
+  /**
+   * lr 1e5 without clipping diverges within a few steps; the non-finite steps are skipped and counted, and once
+   * there are more than max_skipped_steps the run stops with one line naming the step, leaving finite weights.
+   */
+  @Test
+  void aDivergingRunSkipsItsNonFiniteStepsThenStopsWithOneLine() {
+    CharTokenizer tok = new CharTokenizer();
+    List<TokenSequence> train = examples(tok, "train", 64);
+    SftConfig c = tiny();
+    c.lr = 1e5;
+    c.gradClip = 0;
+    c.maxSkippedSteps = 3;
+    c.maxSteps = 60;
+    c.logEvery = 1;
+    c.evalEvery = 0;
+    List<SftTrainer.StepStats> steps = new ArrayList<>();
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = LlamaModel.init(c.model.toConfig(tok), false, 3, m);
+      org.sparkrlhf.core.NonFiniteError e = org.junit.jupiter.api.Assertions.assertThrows(
+          org.sparkrlhf.core.NonFiniteError.class, () -> new SftTrainer(c).train(model, train, List.of(), null,
+              new SftTrainer.Hooks() {
+                @Override
+                public void onStep(SftTrainer.StepStats s) {
+                  steps.add(s);
+                }
+              }));
+      int failed = steps.size() + 1;
+      assertTrue(failed < c.maxSteps, "stopped before the end: " + steps.size() + " steps logged");
+      assertTrue(e.getMessage().matches("optimizer step " + failed + ": loss \\S+, gradient norm \\S+; 4 non-finite"
+          + " steps skipped, more than max_skipped_steps 3; last good checkpoint: none \\(.*\\)"), e.getMessage());
+      assertTrue(!e.getMessage().contains("\n"));
+      long nonFinite = steps.stream().filter(s -> !Double.isFinite(s.loss()) || !Double.isFinite(s.gradNorm())).count();
+      assertEquals(3, nonFinite, "the three skipped steps were logged as they were");
+      assertEquals(3, steps.get(steps.size() - 1).skippedSteps());
+      assertEquals(0, steps.get(0).skippedSteps());
+      for (var w : model.parameters().values()) {
+        for (float v : w.toFloatArray()) assertTrue(Float.isFinite(v), "a skipped step left a non-finite weight");
+      }
+    }
+  }
 }

@@ -183,23 +183,37 @@ public final class Lake {
    * or re-importing a file adds nothing twice. Returns the table version after the write.
    */
   public long insertNew(String table, Dataset<Row> df) {
+    return insertNewCounted(table, df).version();
+  }
+
+  /** What an insert-only MERGE did: the table version after it and how many rows it added. */
+  public record Inserted(long version, long rows) {}
+
+  /**
+   * {@link #insertNew}, also saying how many of the rows were new (the others' keys were already there), from the
+   * MERGE's own count: a caller that reported the rows it passed in would count a re-import as written again.
+   */
+  public Inserted insertNewCounted(String table, Dataset<Row> df) {
     ensure(table);
     Dataset<Row> rows = conform(table, df);
     List<String> key = Tables.get(table).key();
     String cond = key.stream().map(k -> "t.`" + k + "` = s.`" + k + "`").collect(Collectors.joining(" AND "));
+    long inserted;
     try {
-      DeltaTable.forPath(spark, path(table))
+      Row metrics = DeltaTable.forPath(spark, path(table))
           .as("t")
           .merge(rows.as("s"), cond)
           .whenNotMatched()
           .insertAll()
-          .execute();
+          .execute()
+          .first();
+      inserted = ((Number) metrics.getAs("num_inserted_rows")).longValue();
     } catch (Exception e) {
       throw translate(table, e);
     }
     long v = version(table);
     writes.put(table, v);
-    return v;
+    return new Inserted(v, inserted);
   }
 
   /**

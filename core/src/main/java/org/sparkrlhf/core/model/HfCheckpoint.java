@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.sparkrlhf.core.NonFiniteError;
 import org.sparkrlhf.core.io.HadoopFiles;
 
 import java.io.IOException;
@@ -27,7 +28,9 @@ import java.util.Map;
  *   <li>{@code tokenizer.json} — the tokenizer text as given (omitted when null);</li>
  *   <li>{@code rlhf_provenance.json} — the caller's metadata (e.g. Delta table versions trained on).</li>
  * </ul>
- * {@code config.json} is written last, so a folder without it is an interrupted save.
+ * {@code config.json} is written last, so a folder without it is an interrupted save. A model with a NaN or
+ * infinite weight is never written (a {@link NonFiniteError} instead): such a checkpoint is worthless, and one
+ * registered as a run's newest would be picked up by every later stage.
  *
  * <p>A loaded checkpoint owns its model: {@link #close()} frees the weights.
  *
@@ -56,8 +59,9 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
     public static void save(LlamaModel model, String tokenizerJson, Map<String, Object> extraMetadata,
                             String dirUri, Configuration hadoopConf) {
         byte[] provenance = provenanceJson(extraMetadata);
+        Map<String, SafeTensors.Tensor> tensors = finiteTensors(model, dirUri);
         HadoopFiles.write(file(dirUri, WEIGHTS), hadoopConf,
-                out -> SafeTensors.write(out, model.toTensors(), Map.of("format", "pt")));
+                out -> SafeTensors.write(out, tensors, Map.of("format", "pt")));
         if (tokenizerJson != null) {
             byte[] tokenizer = tokenizerJson.getBytes(StandardCharsets.UTF_8);
             HadoopFiles.write(file(dirUri, TOKENIZER), hadoopConf, out -> out.write(tokenizer));
@@ -95,7 +99,7 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
     public static byte[] toBytes(LlamaModel model, String tokenizerJson, Map<String, Object> extraMetadata) {
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put(CONFIG, model.config().toJsonBytes(model.hasScoreHead()));
-        files.put(WEIGHTS, SafeTensors.write(model.toTensors(), Map.of("format", "pt")));
+        files.put(WEIGHTS, SafeTensors.write(finiteTensors(model, "a checkpoint blob"), Map.of("format", "pt")));
         files.put(TOKENIZER, tokenizerJson == null ? null : tokenizerJson.getBytes(StandardCharsets.UTF_8));
         files.put(PROVENANCE, provenanceJson(extraMetadata));
         return CheckpointBlob.write(files);
@@ -119,6 +123,25 @@ public record HfCheckpoint(LlamaModel model, String tokenizerJson, Map<String, O
     }
 
     // ------------------------------------------------------------------------------------ helpers
+
+    /** The model's tensors, refused with a {@link NonFiniteError} naming the first weight holding NaN or infinity. */
+    static Map<String, SafeTensors.Tensor> finiteTensors(LlamaModel model, String where) {
+        Map<String, SafeTensors.Tensor> tensors = model.toTensors();
+        for (Map.Entry<String, SafeTensors.Tensor> e : tensors.entrySet()) {
+            int bad = 0;
+            for (float v : e.getValue().data()) {
+                if (!Float.isFinite(v)) {
+                    bad++;
+                }
+            }
+            if (bad > 0) {
+                throw new NonFiniteError("refusing to write " + where + ": weight " + e.getKey() + " has " + bad
+                        + " of " + e.getValue().data().length + " values NaN or infinite",
+                        "the training diverged: lower the learning rate or enable grad_clip");
+            }
+        }
+        return tensors;
+    }
 
     private static String file(String dirUri, String name) {
         return new Path(new Path(dirUri), name).toString();

@@ -31,10 +31,20 @@ import java.util.Map;
  * <p>Reads F32, F16, BF16 (and F64), always returning float32 values: half-precision data is widened in
  * Java before any NDArray exists (a bf16 NDArray crashes the JVM with this PyTorch build). Writes F32.
  * Whole files live in one {@code byte[]}, so tensors files are limited to 2 GiB.
+ *
+ * <p>A file is untrusted input (a downloaded checkpoint, a broadcast blob): its header is checked whole before
+ * any tensor is allocated, and a header length beyond the file or {@link #MAX_HEADER}, a negative, reversed,
+ * out-of-range or overlapping data range, a negative dimension, or a shape whose element count does not fill its
+ * range exactly is refused with an {@link IllegalArgumentException} naming the tensor, never an
+ * allocation sized by the header.
  */
 public final class SafeTensors {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // Strict about repeated names: with the default, a second entry of a name would silently replace the first.
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /** Largest header read (the safetensors library's own limit): a header holds names and shapes, never data. */
+    static final long MAX_HEADER = 100_000_000;
     private static final String METADATA = "__metadata__";
 
     private SafeTensors() {
@@ -78,19 +88,27 @@ public final class SafeTensors {
     }
 
     private static Header header(byte[] buf, int start, int length) {
-        if (length < 8) {
-            throw new IllegalArgumentException("safetensors file too short");
+        if (start < 0 || length < 8 || length > buf.length - start) {
+            throw new IllegalArgumentException("safetensors file too short (" + length + " bytes)");
         }
         long headerLen = ByteBuffer.wrap(buf, start, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLen < 2 || 8 + headerLen > length) {
-            throw new IllegalArgumentException("bad safetensors header length " + headerLen);
+        // Compared as length - 8, not 8 + headerLen: a length near Long.MAX_VALUE would overflow past the check.
+        if (headerLen < 2 || headerLen > length - 8 || headerLen > MAX_HEADER) {
+            throw new IllegalArgumentException("bad safetensors header length " + headerLen + " in a file of "
+                    + length + " bytes");
         }
+        JsonNode json;
         try {
-            JsonNode json = JSON.readTree(new String(buf, start + 8, (int) headerLen, StandardCharsets.UTF_8).trim());
-            return new Header(json, start + 8 + (int) headerLen);
+            json = JSON.readTree(new String(buf, start + 8, (int) headerLen, StandardCharsets.UTF_8).trim());
         } catch (IOException e) {
-            throw new IllegalArgumentException("safetensors header is not JSON", e);
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
+                    : e.getMessage();
+            throw new IllegalArgumentException("safetensors header is not JSON: " + why, e);
         }
+        if (json == null || !json.isObject()) {
+            throw new IllegalArgumentException("safetensors header is not a JSON object");
+        }
+        return new Header(json, start + 8 + (int) headerLen);
     }
 
     /**
@@ -114,40 +132,31 @@ public final class SafeTensors {
         if (md != null && md.isObject()) {
             md.fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
         }
-        // collect entries, then order them by offset (the file's own order)
-        record Entry(String name, String dtype, long[] shape, long begin, long end) {
-        }
+        // Every entry is checked, then ordered by offset (the file's own order), before anything is allocated.
         java.util.List<Entry> entries = new java.util.ArrayList<>();
+        long dataLength = file.length - (long) dataStart;
         for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            if (e.getKey().equals(METADATA)) {
-                continue;
+            if (!e.getKey().equals(METADATA)) {
+                entries.add(Entry.of(e.getKey(), e.getValue(), dataLength));
             }
-            JsonNode t = e.getValue();
-            JsonNode shapeNode = t.get("shape");
-            long[] shape = new long[shapeNode.size()];
-            for (int i = 0; i < shape.length; i++) {
-                shape[i] = shapeNode.get(i).asLong();
-            }
-            JsonNode off = t.get("data_offsets");
-            entries.add(new Entry(e.getKey(), t.get("dtype").asText(), shape, off.get(0).asLong(), off.get(1).asLong()));
         }
         entries.sort((a, b) -> Long.compare(a.begin, b.begin));
+        for (int i = 1; i < entries.size(); i++) {
+            Entry prev = entries.get(i - 1);
+            Entry e = entries.get(i);
+            if (e.begin < prev.end) {
+                throw new IllegalArgumentException("tensors " + prev.name + " and " + e.name + " overlap: bytes "
+                        + prev.begin + ".." + prev.end + " and " + e.begin + ".." + e.end);
+            }
+        }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Entry e : entries) {
-            long n = 1;
-            for (long d : e.shape) {
-                n *= d;
-            }
-            int width = dtypeWidth(e.dtype, e.name);
-            if (e.end - e.begin != n * width || e.begin < 0 || dataStart + e.end > file.length) {
-                throw new IllegalArgumentException("tensor " + e.name + ": offsets " + e.begin + ".." + e.end
-                        + " do not fit " + e.dtype + Arrays.toString(e.shape));
-            }
-            float[] out = new float[(int) n];
+            int n = e.elements;
+            float[] out = new float[n];
             int pos = (int) (dataStart + e.begin);
             switch (e.dtype) {
-                case "F32" -> buf.slice(pos, (int) (n * 4)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+                case "F32" -> buf.slice(pos, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
                 case "F64" -> {
                     for (int i = 0; i < n; i++) {
                         out[i] = (float) buf.getDouble(pos + 8 * i);
@@ -168,6 +177,72 @@ public final class SafeTensors {
             tensors.put(e.name, new Tensor(e.shape, out));
         }
         return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    /** One header entry, checked against the data section of {@code dataLength} bytes. */
+    private record Entry(String name, String dtype, long[] shape, int elements, long begin, long end) {
+        static Entry of(String name, JsonNode t, long dataLength) {
+            if (!t.isObject()) {
+                throw bad(name, "is not an object");
+            }
+            JsonNode dtypeNode = t.get("dtype");
+            if (dtypeNode == null || !dtypeNode.isTextual()) {
+                throw bad(name, "has no dtype");
+            }
+            String dtype = dtypeNode.asText();
+            int width = dtypeWidth(dtype, name);
+            JsonNode shapeNode = t.get("shape");
+            if (shapeNode == null || !shapeNode.isArray()) {
+                throw bad(name, "has no shape");
+            }
+            long[] shape = new long[shapeNode.size()];
+            long n = 1;
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = integer(shapeNode.get(i), name, "shape");
+                if (shape[i] < 0) {
+                    throw bad(name, "has a negative dimension in shape " + shapeNode);
+                }
+                n = multiplyOrMax(n, shape[i]);
+            }
+            JsonNode off = t.get("data_offsets");
+            if (off == null || !off.isArray() || off.size() != 2) {
+                throw bad(name, "needs data_offsets [begin, end]");
+            }
+            long begin = integer(off.get(0), name, "data_offsets");
+            long end = integer(off.get(1), name, "data_offsets");
+            if (begin < 0 || end < begin || end > dataLength) {
+                throw bad(name, "data_offsets " + begin + ".." + end + " are not a range within the "
+                        + dataLength + " data bytes");
+            }
+            // A count that does not fill the range exactly is refused (the range bounds n, so this also bounds the
+            // allocation by the file's size).
+            if (n > Integer.MAX_VALUE || multiplyOrMax(n, width) != end - begin) {
+                throw bad(name, "shape " + Arrays.toString(shape) + " of " + dtype + " needs "
+                        + (n > Integer.MAX_VALUE ? "more than 2^31 values" : multiplyOrMax(n, width) + " bytes")
+                        + ", its data_offsets give " + (end - begin));
+            }
+            return new Entry(name, dtype, shape, (int) n, begin, end);
+        }
+
+        private static long integer(JsonNode v, String name, String field) {
+            if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
+                throw bad(name, field + " must hold integers, got " + v);
+            }
+            return v.asLong();
+        }
+
+        /** a·b, or Long.MAX_VALUE when it overflows (the checks above then refuse it). */
+        private static long multiplyOrMax(long a, long b) {
+            try {
+                return Math.multiplyExact(a, b);
+            } catch (ArithmeticException overflow) {
+                return Long.MAX_VALUE;
+            }
+        }
+
+        private static IllegalArgumentException bad(String name, String what) {
+            return new IllegalArgumentException("safetensors tensor " + name + " " + what);
+        }
     }
 
     private static int dtypeWidth(String dtype, String name) {

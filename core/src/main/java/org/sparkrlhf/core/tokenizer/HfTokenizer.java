@@ -64,8 +64,15 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         this.eosId = eosId != null ? eosId : special(ids, config, "eos_token", EOS_NAMES);
         int pad = padId != null ? padId : special(ids, config, "pad_token", PAD_NAMES);
         this.padId = pad >= 0 ? pad : this.eosId;
-        // Fail at construction, not in the middle of a job, if the file is not a tokenizer.
-        delegate();
+        // Fail at construction, not in the middle of a job, if the file is not a tokenizer. The native library
+        // reports a file it cannot read as a bare RuntimeException; it is the file that is wrong, so say so.
+        try {
+            delegate();
+        } catch (UncheckedIOException | IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a loadable tokenizer.json: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -104,7 +111,16 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
     @Override
     public int[] encode(String text) {
-        long[] ids = delegate().encode(text, false, false).getIds();
+        long[] ids;
+        try {
+            ids = delegate().encode(text, false, false).getIds();
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // A file that loads can still be unable to encode (a WordLevel model whose unk token is not in its
+            // vocabulary fails on the first unknown word): the file is at fault, not the caller.
+            throw new IllegalArgumentException("tokenizer " + name + " cannot encode a text: " + e.getMessage(), e);
+        }
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
             out[i] = (int) ids[i];
@@ -194,8 +210,25 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         }
     }
 
-    /** Token text → id over the model vocabulary and the added tokens. */
+    /**
+     * Ids above this are refused: 64 times the largest vocabularies in use, and a corrupt id would otherwise size
+     * the vocabulary (and a model's embedding table) or overflow it.
+     */
+    static final int MAX_TOKEN_ID = 1 << 24;
+
+    /** Token text → id over the model vocabulary and the added tokens; an id out of range is refused. */
     private static Map<String, Integer> tokenIds(JsonNode root) {
+        Map<String, Integer> ids = rawTokenIds(root);
+        for (Map.Entry<String, Integer> e : ids.entrySet()) {
+            if (e.getValue() < 0 || e.getValue() > MAX_TOKEN_ID) {
+                throw new IllegalArgumentException("not valid tokenizer.json: token " + e.getKey() + " has id "
+                        + e.getValue() + ", outside 0.." + MAX_TOKEN_ID);
+            }
+        }
+        return ids;
+    }
+
+    private static Map<String, Integer> rawTokenIds(JsonNode root) {
         Map<String, Integer> ids = new HashMap<>();
         JsonNode vocab = root.path("model").path("vocab");
         if (vocab.isObject()) {

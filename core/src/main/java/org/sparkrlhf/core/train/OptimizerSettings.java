@@ -22,4 +22,17 @@ public abstract class OptimizerSettings {
   public double beta2 = 0.999;
   /** Global gradient-norm clip; 0 disables. Default 1.0. */
   public double gradClip = 1.0;
+  /**
+   * Optimizer steps whose loss or gradient norm is NaN or infinite that are skipped (gradients discarded, weights
+   * unchanged, counted in {@code metrics} as {@code skipped_steps}) before the stage stops with a one-line error
+   * naming the step and the last good checkpoint; 0 stops at the first. Default 10.
+   */
+  public int maxSkippedSteps = PolicyOptimizer.DEFAULT_MAX_SKIPPED_STEPS;
+
+  /** Adds what is wrong with the keys checked here, named in section {@code section}, to {@code problems}. */
+  protected void optimizerProblems(String section, java.util.List<String> problems) {
+    if (maxSkippedSteps < 0) {
+      problems.add(section + ".max_skipped_steps must not be negative, got " + maxSkippedSteps);
+    }
+  }
 }

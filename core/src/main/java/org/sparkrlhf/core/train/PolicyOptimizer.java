@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sparkrlhf.core.NonFiniteError;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.SafeTensors;
 
@@ -27,6 +28,11 @@ import org.sparkrlhf.core.model.SafeTensors;
  * Moments are float32 NDArrays kept beside the weights (in a child of the model's manager, so they live as
  * long as the model). {@link #state()} / {@link #restore(Map)} copy them and the step count in and out as
  * safetensors tensors: {@code m.<param>}, {@code v.<param>} and {@code step} (shape [1]).
+ *
+ * <p>A step whose loss or gradient norm is NaN or infinite is skipped: its gradients are discarded and the
+ * weights, moments and step count are left exactly as they were (one such step would otherwise turn every
+ * weight NaN, and every later step and checkpoint with it). Up to {@code maxSkippedSteps} steps of a run are
+ * skipped so; the next one ends it with a {@link NonFiniteError}.
  */
 public final class PolicyOptimizer {
   /** Name of the step-count tensor in {@link #state()}. */
@@ -34,18 +40,23 @@ public final class PolicyOptimizer {
   private static final String M = "m.";
   private static final String V = "v.";
   private static final double EPS = 1e-8;
+  /** Non-finite steps skipped before a run is stopped, unless the settings say otherwise. */
+  public static final int DEFAULT_MAX_SKIPPED_STEPS = 10;
 
   private final LrSchedule schedule;
   private final double weightDecay;
   private final double beta1;
   private final double beta2;
   private final double clipNorm;
+  private final int maxSkippedSteps;
   private final Map<String, NDArray> m = new LinkedHashMap<>();
   private final Map<String, NDArray> v = new LinkedHashMap<>();
   private NDManager stateManager;
   /** Restored moments not yet materialized as NDArrays (they need the model's manager). */
   private Map<String, SafeTensors.Tensor> pending;
   private int step;
+  /** Steps skipped for a non-finite loss or gradient norm since this optimizer was made. */
+  private int skipped;
 
   /**
    * @param schedule learning rate per step
@@ -53,19 +64,31 @@ public final class PolicyOptimizer {
    * @param beta1 Adam beta1 (0.9)
    * @param beta2 Adam beta2 (0.95 for small models trained fast, 0.999 by default in torch)
    * @param clipNorm global gradient-norm limit; 0 or less disables clipping
+   * @param maxSkippedSteps non-finite steps skipped before {@link #step} throws (0: the first one throws)
    */
-  public PolicyOptimizer(LrSchedule schedule, double weightDecay, double beta1, double beta2, double clipNorm) {
+  public PolicyOptimizer(LrSchedule schedule, double weightDecay, double beta1, double beta2, double clipNorm,
+      int maxSkippedSteps) {
     this.schedule = schedule;
     this.weightDecay = weightDecay;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.clipNorm = clipNorm;
+    this.maxSkippedSteps = maxSkippedSteps;
+  }
+
+  /** With {@link #DEFAULT_MAX_SKIPPED_STEPS}. */
+  public PolicyOptimizer(LrSchedule schedule, double weightDecay, double beta1, double beta2, double clipNorm) {
+    this(schedule, weightDecay, beta1, beta2, clipNorm, DEFAULT_MAX_SKIPPED_STEPS);
+  }
+
+  /** The optimizer a trainer's settings describe, over {@code schedule}. */
+  public static PolicyOptimizer of(OptimizerSettings s, LrSchedule schedule) {
+    return new PolicyOptimizer(schedule, s.weightDecay, s.beta1, s.beta2, s.gradClip, s.maxSkippedSteps);
   }
 
   /** The optimizer a stage's settings describe, its schedule spanning {@code totalSteps} updates. */
   public static PolicyOptimizer of(ScheduledOptimizerSettings s, int totalSteps) {
-    return new PolicyOptimizer(new LrSchedule(s.lr, s.warmupSteps, totalSteps, s.minLrRatio), s.weightDecay, s.beta1,
-        s.beta2, s.gradClip);
+    return of(s, new LrSchedule(s.lr, s.warmupSteps, totalSteps, s.minLrRatio));
   }
 
   /** Matrices decay; 1-D gains (RMSNorm weights) do not. */
@@ -78,16 +101,28 @@ public final class PolicyOptimizer {
     return step;
   }
 
+  /** Steps skipped so far because their loss or gradient norm was not finite. */
+  public int skippedSteps() {
+    return skipped;
+  }
+
   /** Learning rate the next update will use. */
   public double nextLearningRate() {
     return schedule.at(step + 1);
   }
 
+  /** {@link #step(LlamaModel, double)} guarded by the gradient norm alone. */
+  public double step(LlamaModel model) {
+    return step(model, 0);
+  }
+
   /**
    * Clips and applies the gradients currently attached to the model's parameters, then clears them.
-   * Returns the global gradient norm before clipping.
+   * Returns the global gradient norm before clipping. When {@code loss} or that norm is not finite the
+   * gradients are cleared without an update (see the class comment), and past {@code maxSkippedSteps} such
+   * steps a {@link NonFiniteError} names this one.
    */
-  public double step(LlamaModel model) {
+  public double step(LlamaModel model, double loss) {
     Map<String, NDArray> params = model.parameters();
     List<NDArray> grads = new ArrayList<>(params.size());
     double sq = 0;
@@ -101,6 +136,21 @@ public final class PolicyOptimizer {
       }
     }
     double norm = Math.sqrt(sq);
+    if (!Double.isFinite(norm)) {
+      // Squares of finite gradients above ~1.8e19 overflow the float32 sums; tell that apart from a NaN or an
+      // infinity in the gradients, which is what makes a step worthless.
+      norm = scaledNorm(grads);
+    }
+    if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+      discard(grads, model);
+      skipped++;
+      if (skipped > maxSkippedSteps) {
+        throw new NonFiniteError(String.format("optimizer step %d: loss %s, gradient norm %s; %d non-finite steps"
+                + " skipped, more than max_skipped_steps %d", step + skipped, loss, norm, skipped, maxSkippedSteps),
+            "lower the learning rate or enable grad_clip");
+      }
+      return norm;
+    }
     float scale = clipNorm > 0 && norm > clipNorm ? (float) (clipNorm / (norm + 1e-6)) : 1f;
     ensureState(model);
     step++;
@@ -144,11 +194,38 @@ public final class PolicyOptimizer {
     } catch (Exception ex) {
       throw ex instanceof RuntimeException re ? re : new IllegalStateException(ex);
     }
+    discard(grads, model);
+    return norm;
+  }
+
+  private static void discard(List<NDArray> grads, LlamaModel model) {
     for (NDArray g : grads) {
       g.close();
     }
     model.zeroGradients();
-    return norm;
+  }
+
+  /**
+   * The global norm with each tensor scaled by its largest magnitude first, in double: finite for any finite
+   * gradients; NaN or infinite only when a gradient element is.
+   */
+  private static double scaledNorm(List<NDArray> grads) {
+    double sq = 0;
+    for (NDArray g : grads) {
+      try (NDArray abs = g.abs(); NDArray max = abs.max()) {
+        float a = max.getFloat();
+        if (!Float.isFinite(a)) {
+          return a;
+        }
+        if (a == 0) {
+          continue;
+        }
+        try (NDArray scaled = g.div(a); NDArray s2 = scaled.square(); NDArray s = s2.sum()) {
+          sq += (double) a * a * s.getFloat();
+        }
+      }
+    }
+    return Math.sqrt(sq);
   }
 
   private void ensureState(LlamaModel model) {

@@ -42,11 +42,11 @@ class LakeTest {
 
   @Test
   void insertNewIsIdempotentOnTheKey() {
-    lake.insertNew(Tables.PROMPTS, prompts("1+1", "2+2"));
+    assertEquals(2, lake.insertNewCounted(Tables.PROMPTS, prompts("1+1", "2+2")).rows());
     long v1 = lake.version(Tables.PROMPTS);
-    lake.insertNew(Tables.PROMPTS, prompts("1+1", "2+2"));
+    assertEquals(0, lake.insertNewCounted(Tables.PROMPTS, prompts("1+1", "2+2")).rows(), "both keys were there");
     assertEquals(2, lake.read(Tables.PROMPTS).filter("dataset = 'ds'").count());
-    lake.insertNew(Tables.PROMPTS, prompts("2+2", "3+3"));
+    assertEquals(1, lake.insertNewCounted(Tables.PROMPTS, prompts("2+2", "3+3")).rows(), "only 3+3 is new");
     assertEquals(3, lake.read(Tables.PROMPTS).filter("dataset = 'ds'").count());
     assertTrue(lake.version(Tables.PROMPTS) >= v1);
     assertEquals(lake.version(Tables.PROMPTS), lake.reads().get(Tables.PROMPTS));

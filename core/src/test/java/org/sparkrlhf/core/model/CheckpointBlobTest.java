@@ -83,7 +83,7 @@ class CheckpointBlobTest {
         bad[0] = 100; // header length 100 > 8 bytes left
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> SafeTensors.tensorNames(bad, 0, bad.length));
-        assertEquals("bad safetensors header length 100", e.getMessage());
+        assertEquals("bad safetensors header length 100 in a file of 16 bytes", e.getMessage());
         assertEquals(e.getMessage(), assertThrows(IllegalArgumentException.class, () -> SafeTensors.read(bad))
                 .getMessage());
     }

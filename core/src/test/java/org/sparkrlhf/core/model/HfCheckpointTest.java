@@ -160,6 +160,26 @@ class HfCheckpointTest {
         }
     }
 
+    /** One NaN weight: the folder gets no file at all and the blob is refused, each with a one-line error. */
+    @Test
+    void aModelWithANonFiniteWeightIsNeverWritten(@TempDir Path dir) throws IOException {
+        LlamaConfig cfg = LlamaConfig.tiny(16, 32, 1, 4, 4, 40, 32, false);
+        try (NDManager m = manager.newSubManager(); LlamaModel model = LlamaModel.init(cfg, false, 4, m)) {
+            model.parameters().get("lm_head.weight").set(new ai.djl.ndarray.index.NDIndex("3, 5"), Float.NaN);
+            String target = dir.resolve("step-000010").toString();
+            org.sparkrlhf.core.NonFiniteError e = assertThrows(org.sparkrlhf.core.NonFiniteError.class,
+                    () -> HfCheckpoint.save(model, null, Map.of(), target));
+            assertEquals("refusing to write " + target + ": weight lm_head.weight has 1 of "
+                    + model.parameters().get("lm_head.weight").size() + " values NaN or infinite; last good checkpoint: none (the training diverged: lower the"
+                    + " learning rate or enable grad_clip)", e.getMessage());
+            assertFalse(Files.exists(dir.resolve("step-000010")), "nothing of the checkpoint was written");
+            assertThrows(org.sparkrlhf.core.NonFiniteError.class, () -> HfCheckpoint.toBytes(model, null, Map.of()));
+            model.parameters().get("lm_head.weight").set(new ai.djl.ndarray.index.NDIndex("3, 5"),
+                    Float.NEGATIVE_INFINITY);
+            assertThrows(org.sparkrlhf.core.NonFiniteError.class, () -> HfCheckpoint.save(model, null, Map.of(), target));
+        }
+    }
+
     @Test
     void loadingAFolderWithoutConfigFails(@TempDir Path dir) {
         assertThrows(IllegalArgumentException.class, () -> HfCheckpoint.load(dir.toString(), manager));

@@ -119,12 +119,7 @@ class PolicyOptimizerTest {
       model.attachGradient();
       String mat = LlamaModel.EMBED;
       double w0 = model.parameters().get(mat).toFloatArray()[0];
-      double sq = 0;
-      for (NDArray w : model.parameters().values()) {
-        double c = w.getShape().dimension() >= 2 ? 0.5 : 2.0;
-        sq += c * c * w.getShape().size();
-      }
-      double n = Math.sqrt(sq);
+      double n = constantGradientNorm(model, 1);
       double clip = 1.0;
       assertTrue(n / 2 > clip, "both steps must be clipped: N = " + n);
       PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, clip);
@@ -175,6 +170,123 @@ class PolicyOptimizerTest {
         NDArray g = e.getValue().getGradient();
         assertEquals(0f, g.abs().sum().getFloat(), 0f, "gradients are cleared after the step");
         g.close();
+      }
+    }
+  }
+
+  /** The tiny model every test here uses (seed 3), its gradients attached. */
+  private static LlamaModel tinyWithGradients(NDManager m) {
+    LlamaModel model = LlamaModel.init(LlamaConfig.tiny(6, 4, 1, 1, 1, 4, 8, true), false, 3, m);
+    model.attachGradient();
+    return model;
+  }
+
+  /** The global norm of {@link #constantGradients}{@code (model, m, k)}, by hand. */
+  private static double constantGradientNorm(LlamaModel model, double k) {
+    double sq = 0;
+    for (NDArray w : model.parameters().values()) {
+      double c = (w.getShape().dimension() >= 2 ? 0.5 : 2.0) * k;
+      sq += c * c * w.getShape().size();
+    }
+    return Math.sqrt(sq);
+  }
+
+  private static Map<String, float[]> weights(LlamaModel model) {
+    Map<String, float[]> out = new java.util.LinkedHashMap<>();
+    model.parameters().forEach((k, w) -> out.put(k, w.toFloatArray()));
+    return out;
+  }
+
+  private static void assertBitIdentical(Map<String, float[]> expected, LlamaModel model, String why) {
+    Map<String, float[]> now = weights(model);
+    for (String k : expected.keySet()) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(expected.get(k), now.get(k), why + ": " + k);
+    }
+  }
+
+  /**
+   * A NaN loss and a NaN gradient each skip their step: weights bit-identical, step count and moments unchanged,
+   * the skip counted, the gradients discarded (the next good step is exactly the one a fresh optimizer takes).
+   */
+  @Test
+  void aNonFiniteLossOrGradientSkipsTheStepAndLeavesTheWeightsBitIdentical() {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = tinyWithGradients(m);
+      LlamaModel twin = tinyWithGradients(m);
+      PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, 0, 5);
+      Map<String, float[]> start = weights(model);
+
+      constantGradients(model, m, 1f);
+      double norm = opt.step(model, Double.NaN);
+      assertTrue(norm > 0 && Double.isFinite(norm), "the gradients were finite: " + norm);
+      assertBitIdentical(start, model, "a NaN loss moved a weight");
+      assertEquals(0, opt.steps());
+      assertEquals(1, opt.skippedSteps());
+
+      constantGradients(model, m, Float.NaN);
+      assertTrue(Double.isNaN(opt.step(model, 0.5)), "the reported norm is the NaN one");
+      assertBitIdentical(start, model, "a NaN gradient moved a weight");
+      constantGradients(model, m, Float.POSITIVE_INFINITY);
+      opt.step(model, Double.POSITIVE_INFINITY);
+      assertBitIdentical(start, model, "an infinite gradient moved a weight");
+      assertEquals(0, opt.steps());
+      assertEquals(3, opt.skippedSteps());
+      assertEquals(0f, opt.state().get(PolicyOptimizer.STEP).data()[0], "no update counted");
+      assertTrue(opt.state().keySet().stream().noneMatch(k -> k.startsWith("m.")), "no moments were made");
+
+      // Nothing of the skipped steps is left over: gradients, moments and bias correction as if they never were.
+      PolicyOptimizer fresh = new PolicyOptimizer(LrSchedule.constant(0.1), 0.1, 0.9, 0.999, 0, 5);
+      constantGradients(model, m, -0.5f);
+      opt.step(model, 1.0);
+      constantGradients(twin, m, -0.5f);
+      fresh.step(twin, 1.0);
+      assertBitIdentical(weights(twin), model, "the first good step after the skips");
+      assertEquals(1, opt.steps());
+    }
+  }
+
+  /** Past max_skipped_steps the optimizer stops the run with one line naming the step; the weights stay put. */
+  @Test
+  void moreNonFiniteStepsThanAllowedStopWithAOneLineError() {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = tinyWithGradients(m);
+      PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.0, 0.9, 0.999, 1.0, 2);
+      constantGradients(model, m, 1f);
+      opt.step(model, 1.0);
+      Map<String, float[]> good = weights(model);
+      constantGradients(model, m, Float.NaN);
+      opt.step(model, Double.NaN);
+      constantGradients(model, m, Float.NaN);
+      opt.step(model, Double.NaN);
+      constantGradients(model, m, Float.NaN);
+      org.sparkrlhf.core.NonFiniteError e = org.junit.jupiter.api.Assertions.assertThrows(
+          org.sparkrlhf.core.NonFiniteError.class, () -> opt.step(model, Double.NaN));
+      assertEquals("optimizer step 4: loss NaN, gradient norm NaN; 3 non-finite steps skipped, more than "
+          + "max_skipped_steps 2; last good checkpoint: none (lower the learning rate or enable grad_clip)",
+          e.getMessage());
+      assertTrue(e instanceof org.sparkrlhf.core.UserError, "printed as one line by the launcher");
+      assertEquals("...; last good checkpoint: runs/x/sft/checkpoints/step-000001 (lower the learning rate or "
+          + "enable grad_clip)", "...;" + e.after("runs/x/sft/checkpoints/step-000001").getMessage().split(";", 3)[2]);
+      assertBitIdentical(good, model, "the refused step moved a weight");
+    }
+  }
+
+  /**
+   * Finite gradients large enough that their squares overflow float32 are not a divergence: the norm is taken
+   * again scaled, the step is clipped and taken.
+   */
+  @Test
+  void finiteGradientsWhoseSquaresOverflowAreClippedNotSkipped() {
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = tinyWithGradients(m);
+      PolicyOptimizer opt = new PolicyOptimizer(LrSchedule.constant(0.1), 0.0, 0.9, 0.999, 1.0, 0);
+      constantGradients(model, m, 1e20f);
+      double n = constantGradientNorm(model, 1e20);
+      assertEquals(n, opt.step(model, 1.0), 1e-5 * n);
+      assertEquals(1, opt.steps());
+      assertEquals(0, opt.skippedSteps());
+      for (NDArray w : model.parameters().values()) {
+        for (float v : w.toFloatArray()) assertTrue(Float.isFinite(v));
       }
     }
   }

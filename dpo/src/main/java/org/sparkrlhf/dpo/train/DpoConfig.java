@@ -10,7 +10,7 @@ import org.sparkrlhf.dpo.losses.DpoLosses;
  * exists. Defaults are documented beside each field. The optimizer keys come from
  * {@link ScheduledOptimizerSettings}; their defaults here: {@code lr} 1e-4 (the peak: DPO moves a converged SFT
  * model with a small step), {@code warmup_steps} 10, {@code min_lr_ratio} 1.0 (constant after warm-up),
- * {@code weight_decay} 0, {@code beta1} 0.9, {@code beta2} 0.999, {@code grad_clip} 1.0.
+ * {@code weight_decay} 0, {@code beta1} 0.9, {@code beta2} 0.999, {@code grad_clip} 1.0, {@code max_skipped_steps} 10.
  */
 public class DpoConfig extends ScheduledOptimizerSettings {
   /**
@@ -80,6 +80,7 @@ public class DpoConfig extends ScheduledOptimizerSettings {
     if (nllCoef < 0) p.add("dpo.nll_coef must be >= 0");
     if (beta <= 0) p.add("dpo.beta must be positive");
     if (lr <= 0) p.add("dpo.lr must be positive");
+    optimizerProblems("dpo", p);
     if (batchSize < 1 || refBatchSize < 1) p.add("dpo.batch_size and dpo.ref_batch_size must be positive");
     if (maxSteps < 0 || (maxSteps == 0 && epochs < 1)) p.add("dpo needs max_steps > 0 or epochs > 0");
     return p;

@@ -29,9 +29,12 @@ import org.sparkrlhf.dpo.losses.PreferenceLoss;
  * reference model never runs here: its log-probs arrive with the examples. AdamW via {@link PolicyOptimizer}.
  */
 public final class DpoTrainer {
-  /** One optimizer step: the batch mean loss (preference + NLL term), lr, grad norm, TRL metrics. */
+  /**
+   * One optimizer step: the batch mean loss (preference + NLL term), lr, grad norm, TRL metrics, and the run's
+   * steps skipped so far for a non-finite loss or gradient norm.
+   */
   public record StepStats(int step, double loss, double nll, double lr, double gradNorm, DpoMetrics metrics,
-      double pairsPerSecond) {}
+      double pairsPerSecond, int skippedSteps) {}
 
   /** Called from the training loop. */
   public interface Hooks {
@@ -107,11 +110,12 @@ public final class DpoTrainer {
           lossValue = l.getFloat();
           metrics = DpoMetrics.of(p, c.beta, loss);
         }
-        norm = opt.step(model);
+        norm = opt.step(model, lossValue);
       }
       double dt = System.nanoTime() - t0;
       nanos += dt;
-      last = new StepStats(step, lossValue, nllValue, lr, norm, metrics, batch.size() / (dt / 1e9));
+      last = new StepStats(step, lossValue, nllValue, lr, norm, metrics, batch.size() / (dt / 1e9),
+          opt.skippedSteps());
       if (first == null) first = last;
       hooks.onStep(last);
       if ((c.checkpointEvery > 0 && step % c.checkpointEvery == 0) || step == total) {

@@ -132,4 +132,39 @@ class DpoTrainerTest {
       model.close();
     }
   }
+
+  /**
+   * Reference log-probs that are NaN (a corrupt reference table) make every loss NaN: each step is skipped and
+   * counted, the weights stay bit-identical, and the third stops the run with one line naming it.
+   */
+  @Test
+  void nonFiniteStepsAreSkippedThenStopTheRunWithOneLine() {
+    CharTokenizer tok = new CharTokenizer();
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = LlamaModel.init(tiny(tok), false, 7, m);
+      List<PreferenceExample> set = new ArrayList<>();
+      for (PreferenceExample p : pairs(tok, model, 16)) {
+        set.add(new PreferenceExample(p.id(), p.chosen(), p.rejected(), Double.NaN, p.refRejected()));
+      }
+      float[] before = model.parameters().get(LlamaModel.EMBED).toFloatArray();
+      DpoConfig c = new DpoConfig();
+      c.batchSize = 8;
+      c.maxSteps = 20;
+      c.maxSkippedSteps = 2;
+      List<DpoTrainer.StepStats> steps = new ArrayList<>();
+      org.sparkrlhf.core.NonFiniteError e = org.junit.jupiter.api.Assertions.assertThrows(
+          org.sparkrlhf.core.NonFiniteError.class, () -> new DpoTrainer(c).train(model, set, new DpoTrainer.Hooks() {
+            @Override
+            public void onStep(DpoTrainer.StepStats s) {
+              steps.add(s);
+            }
+          }));
+      assertEquals("optimizer step 3: loss NaN, gradient norm NaN; 3 non-finite steps skipped, more than "
+          + "max_skipped_steps 2; last good checkpoint: none (lower the learning rate or enable grad_clip)",
+          e.getMessage());
+      assertEquals(List.of(1, 2), steps.stream().map(DpoTrainer.StepStats::skippedSteps).toList());
+      org.junit.jupiter.api.Assertions.assertArrayEquals(before, model.parameters().get(LlamaModel.EMBED).toFloatArray());
+      model.close();
+    }
+  }
 }

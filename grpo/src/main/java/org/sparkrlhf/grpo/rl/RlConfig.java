@@ -17,7 +17,7 @@ import org.sparkrlhf.reward.rules.RewardSpec;
  *
  * <p>The optimizer keys come from {@link OptimizerSettings}; their defaults here: {@code lr} 1e-4, constant (no
  * warm-up or decay), {@code weight_decay} 0 (TRL's default), {@code beta1} 0.9, {@code beta2} 0.99,
- * {@code grad_clip} 1.0 (TRL: {@code max_grad_norm}).
+ * {@code grad_clip} 1.0 (TRL: {@code max_grad_norm}), {@code max_skipped_steps} 10.
  */
 public abstract class RlConfig extends OptimizerSettings {
   /** Dataset in {@code prompts} to train on. Default {@code arith}. */
@@ -137,6 +137,7 @@ public abstract class RlConfig extends OptimizerSettings {
     if (!(temperature > 0)) p.add(s + "temperature must be > 0");
     if (maxNewTokens < 1) p.add(s + "max_new_tokens must be >= 1");
     if (!(lr > 0)) p.add(s + "lr must be > 0");
+    optimizerProblems(section(), p);
     if (epochs < 1) p.add(s + "epochs must be >= 1");
     if (maxGenerationRounds < 1) p.add(s + "max_generation_rounds must be >= 1");
     if (minibatchSize < 1) p.add(s + "minibatch_size must be >= 1");

@@ -113,8 +113,7 @@ public abstract class RlTrainer {
     this.policyLoss = PolicyLosses.REGISTRY.byName(config.policyLoss);
     this.kl = Kl.REGISTRY.byName(config.klEstimator);
     this.aggregation = Aggregation.REGISTRY.byName(config.aggregation);
-    this.optimizer = new PolicyOptimizer(LrSchedule.constant(config.lr), config.weightDecay, config.beta1,
-        config.beta2, config.gradClip);
+    this.optimizer = PolicyOptimizer.of(config, LrSchedule.constant(config.lr));
     policy.attachGradient();
   }
 
@@ -306,6 +305,7 @@ public abstract class RlTrainer {
     PackedBatch packed = PackedBatch.pack(rows, policy.config().padTokenId()).withSide(OLD_LOGPROBS, old)
         .withSide(REF_LOGPROBS, ref).withSide(ADVANTAGES, a);
     GrpoLoss.Result res;
+    double loss;
     try (NDManager sm = policy.manager().newSubManager()) {
       NDArray maskArr = packed.lossMask(sm);
       try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
@@ -314,7 +314,8 @@ public abstract class RlTrainer {
             refLp == null ? null : packed.side(REF_LOGPROBS, sm), packed.side(ADVANTAGES, sm), maskArr,
             config.clipLow, config.clipHigh, config.klCoef, aggregation);
         gc.backward(res.loss());
-        stats.loss += res.loss().getFloat();
+        loss = res.loss().getFloat();
+        stats.loss += loss;
         stats.policyLoss += res.policyLoss().getFloat();
         stats.klLoss += res.klLoss().getFloat();
         if (measureEntropy) {
@@ -323,7 +324,7 @@ public abstract class RlTrainer {
         }
       }
     }
-    stats.gradNorm += optimizer.step(policy);
+    stats.gradNorm += optimizer.step(policy, loss);
     stats.clipFraction += res.clipFraction();
     stats.approxKl += res.approxKl();
     stats.updates++;
@@ -376,6 +377,7 @@ public abstract class RlTrainer {
     m.put("zero_std_groups", (double) sampled.zeroStdGroups() / sampled.prompts().size());
     m.put("generation_rounds", (double) sampled.rounds());
     m.put("train_groups", (double) sampled.trainGroups().size());
+    m.put("skipped_steps", (double) optimizer.skippedSteps());
     return m;
   }
 

@@ -224,4 +224,30 @@ class GrpoTrainerTest {
     withEos[ids.length] = TOK.eosId();
     assertArrayEquals(new int[] {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2}, GrpoTrainer.lineOfToken(TOK, withEos));
   }
+
+  /**
+   * A reward that is NaN (a broken reward function) makes every policy loss NaN: each such update is skipped and
+   * counted in the iteration's skipped_steps, the policy is left bit-identical, and past max_skipped_steps the run
+   * stops with one line naming the step. Two updates per iteration (64 samples, minibatches of 32).
+   */
+  @Test
+  void nonFiniteUpdatesAreSkippedThenStopTheRunWithOneLine() {
+    Rewarder broken = (prompt, answer, c) -> new RewardResult(Double.NaN, Map.of("ones", Double.NaN));
+    try (NDManager m = NDManager.newBaseManager()) {
+      LlamaModel policy = tinyModel(m);
+      LlamaModel ref = policy.copy(m);
+      float[] before = policy.parameters().get(LlamaModel.EMBED).toFloatArray();
+      GrpoConfig c = config(10);
+      c.maxSkippedSteps = 2;
+      GrpoTrainer t = new GrpoTrainer(c, policy, ref, TOK, prompts(32), new InProcessRollouts(TOK, 64), broken);
+      RlTrainer.Iteration first = t.step();
+      assertEquals(2.0, first.metrics().get("skipped_steps"), first.metrics().toString());
+      org.sparkrlhf.core.NonFiniteError e = org.junit.jupiter.api.Assertions.assertThrows(
+          org.sparkrlhf.core.NonFiniteError.class, t::step);
+      assertEquals("optimizer step 3: loss NaN, gradient norm NaN; 3 non-finite steps skipped, more than "
+          + "max_skipped_steps 2; last good checkpoint: none (lower the learning rate or enable grad_clip)",
+          e.getMessage());
+      assertArrayEquals(before, policy.parameters().get(LlamaModel.EMBED).toFloatArray(), "no update was applied");
+    }
+  }
 }

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.sparkrlhf.core.NonFiniteError;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
@@ -15,7 +16,8 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 /**
  * Writes checkpoints in Hugging Face layout under {@code <run>/<stage>/checkpoints/step-N} and registers
  * each in the {@code checkpoints} table with the Delta versions the stage read, so any checkpoint names
- * the exact data that made it.
+ * the exact data that made it. A model that is not finite is never saved, and a training that diverges ends with
+ * the last checkpoint saved here named in its error ({@link #training}).
  */
 final class Checkpoints {
   private final RunContext ctx;
@@ -23,6 +25,8 @@ final class Checkpoints {
   private final String kind;
   private final String parent;
   private final String configJson;
+  /** The newest checkpoint saved (or resumed from) by this stage in this run; null before the first. */
+  private String last;
 
   Checkpoints(RunContext ctx, String stage, String kind, String parent, String configJson) {
     this.ctx = ctx;
@@ -43,19 +47,47 @@ final class Checkpoints {
   String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance,
       java.util.function.Consumer<String> beside) {
     String path = ctx.runDir() + "/checkpoints/step-" + String.format("%06d", step);
-    HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
+    try {
+      HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
+    } catch (NonFiniteError e) {
+      throw e.after(last);
+    }
     beside.accept(path);
     Map<String, Long> versions = new java.util.LinkedHashMap<>(ctx.lake().reads());
     Row row = RowFactory.create(ctx.runId(), stage, step, path, kind,
         scala.jdk.javaapi.CollectionConverters.asScala(versions), parent, configJson, null);
     ctx.lake().appendOnce(Tables.CHECKPOINTS, ctx.lake().frame(Tables.CHECKPOINTS, List.of(row)).drop("created_at"),
         ctx.runId() + "/" + stage + "/checkpoints/" + kind, step);
+    last = path;
     return path;
   }
 
   /** {@code path} when one is given, else the newest {@code kind} checkpoint {@code stage} wrote in the run. */
   static String orLatest(Lake lake, String runId, String path, String stage, String kind) {
     return path.isBlank() ? latest(lake, runId, stage, kind) : path;
+  }
+
+  /** The newest checkpoint saved by {@link #save} (or given to {@link #resumedFrom}); null when none. */
+  String last() {
+    return last;
+  }
+
+  /** A resumed stage's good starting checkpoint, the last good one until this run saves another. */
+  void resumedFrom(String path) {
+    last = path;
+  }
+
+  /**
+   * Runs {@code training}; when it stops on a non-finite step, runs {@code beforeFailing} (e.g. writing the
+   * metrics measured so far, which say how it diverged) and rethrows the error naming {@link #last()}.
+   */
+  <T> T training(java.util.function.Supplier<T> training, Runnable beforeFailing) {
+    try {
+      return training.get();
+    } catch (NonFiniteError e) {
+      beforeFailing.run();
+      throw e.after(last);
+    }
   }
 
   /** The newest checkpoint a stage wrote in a run, from the checkpoints table. */

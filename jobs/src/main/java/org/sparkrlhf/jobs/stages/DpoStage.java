@@ -119,16 +119,16 @@ public final class DpoStage implements Stage {
       provenance.put("reference_logps", refTable);
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, "dpo", "policy", refPath, StageConfigs.toJson(c));
-      String[] lastCheckpoint = new String[1];
       DpoTrainer trainer = new DpoTrainer(c);
       int total = trainer.plannedSteps(train.size());
-      DpoTrainer.Result result = trainer.train(model, train, new DpoTrainer.Hooks() {
+      DpoTrainer.Result result = checkpoints.training(() -> trainer.train(model, train, new DpoTrainer.Hooks() {
         @Override
         public void onStep(DpoTrainer.StepStats s) {
           metrics.add(s.step(), "loss", s.loss());
           metrics.add(s.step(), "nll", s.nll());
           metrics.add(s.step(), "lr", s.lr());
           metrics.add(s.step(), "grad_norm", s.gradNorm());
+          metrics.add(s.step(), "skipped_steps", s.skippedSteps());
           s.metrics().asMap().forEach((k, v) -> metrics.add(s.step(), k, v));
           if (s.step() % Math.max(1, c.logEvery) == 0 || s.step() == total) {
             System.out.printf("dpo: step %4d/%d  loss %.4f  margins %.4f  accuracies %.3f  chosen %.3f  rejected %.3f%n",
@@ -140,10 +140,10 @@ public final class DpoStage implements Stage {
         @Override
         public void onCheckpoint(int step, LlamaModel m) {
           provenance.put("step", step);
-          lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
+          checkpoints.save(step, m, tok, provenance);
           metrics.flush();
         }
-      });
+      }), metrics::flush);
       metrics.flush();
       Map<String, Object> last = stepReport(result.last());
       ctx.put("dataset", dataset)
@@ -157,7 +157,7 @@ public final class DpoStage implements Stage {
           .put("first_step", stepReport(result.first()))
           .put("last_step", last)
           .put("train_seconds", result.trainSeconds())
-          .put("checkpoint", lastCheckpoint[0]);
+          .put("checkpoint", checkpoints.last());
       ctx.summary(String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
           result.pairs(), result.steps(), last.get("rewards/accuracies"), last.get("rewards/margins")));
       model.close();

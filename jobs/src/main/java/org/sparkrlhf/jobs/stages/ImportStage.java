@@ -41,8 +41,10 @@ import org.sparkrlhf.jobs.Stage;
  * {@code import}: JSONL or Parquet files in the usual formats into prompts, sft_demos, preferences or
  * step_labels. Files are read and validated on the executors, one task per file; every refused row —
  * unparseable, invalid UTF-8, missing/null/empty field, wrong type, too long, duplicate id — goes to
- * {@code quarantine} with its file, line and reason, and every valid row is written. A Parquet file
- * whose columns contradict the table's is refused whole with a one-line error naming the column.
+ * {@code quarantine} with its file, line and reason, and every valid row is written unless its key is already in
+ * the table (the report counts both: {@code new} and {@code already_present}). JSONL may start with a UTF-8
+ * byte-order mark and end its lines with CRLF; blank lines are skipped. A Parquet file whose columns contradict
+ * the table's is refused whole with a one-line error naming the column.
  */
 public final class ImportStage implements Stage {
   /** What the executors hand back per input row, valid or not. */
@@ -146,13 +148,13 @@ public final class ImportStage implements Stage {
 
     Lake lake = ctx.lake();
     Map<String, Long> written = new LinkedHashMap<>();
+    long valid = 0;
     for (Kind k : Kind.values()) {
-      Dataset<Row> valid = withDup.filter(col("reason").isNull().and(col("kind").equalTo(k.label)));
-      long n = valid.count();
+      Dataset<Row> rows = withDup.filter(col("reason").isNull().and(col("kind").equalTo(k.label)));
+      long n = rows.count();
       if (n == 0) continue;
-      Dataset<Row> out = toTable(valid, k, c, ctx.runId());
-      lake.insertNew(k.table, out);
-      written.put(k.table, n);
+      valid += n;
+      written.put(k.table, lake.insertNewCounted(k.table, toTable(rows, k, c, ctx.runId())).rows());
     }
     Dataset<Row> bad = withDup.filter(col("reason").isNotNull());
     long quarantined = bad.count();
@@ -168,7 +170,9 @@ public final class ImportStage implements Stage {
       lake.appendOnce(Tables.QUARANTINE, q, ctx.runId() + "/import/quarantine", 0);
     }
     long writtenTotal = written.values().stream().mapToLong(Long::longValue).sum();
-    ctx.put("files", files).put("read", read).put("written", writtenTotal).put("written_by_table", written)
+    long present = valid - writtenTotal;
+    ctx.put("files", files).put("read", read).put("valid", valid).put("new", writtenTotal)
+        .put("already_present", present).put("written", writtenTotal).put("written_by_table", written)
         .put("quarantined", quarantined);
     List<Row> reasons =
         bad.groupBy(org.apache.spark.sql.functions.regexp_replace(col("reason"), "'[^']*'$", "'…'").as("r"))
@@ -176,8 +180,10 @@ public final class ImportStage implements Stage {
     Map<String, Long> byReason = new LinkedHashMap<>();
     for (Row r : reasons) byReason.put(r.getString(0), r.getLong(1));
     ctx.put("quarantine_reasons", byReason);
-    ctx.summary(String.format("read %d rows, written %d, quarantined %d", read, writtenTotal, quarantined));
-    System.out.printf("import: read %d  written %d  quarantined %d%n", read, writtenTotal, quarantined);
+    ctx.summary(String.format("read %d rows: %d new, %d already present, %d quarantined", read, writtenTotal, present,
+        quarantined));
+    System.out.printf("import: read %d  new %d  already present %d  quarantined %d%n", read, writtenTotal, present,
+        quarantined);
     for (Map.Entry<String, Long> e : byReason.entrySet()) {
       System.out.printf("import:   %6d  %s%n", e.getValue(), e.getKey());
     }
@@ -225,7 +231,14 @@ public final class ImportStage implements Stage {
     }
   }
 
-  /** Executor side: one JSONL file → one parsed row per non-blank line. */
+  /** The UTF-8 byte-order mark some editors put at the start of a text file. */
+  private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+
+  /**
+   * Executor side: one JSONL file → one parsed row per non-blank line. Lines end with LF or CRLF, the last one
+   * with or without; a leading byte-order mark is not part of the first row (JSON forbids it there, so a file
+   * saved by such an editor would otherwise lose its first row to quarantine).
+   */
   static final class ParseJsonl implements FlatMapFunction<String, Row>, Serializable {
     private static final long serialVersionUID = 1L;
     private final RecordValidator validator;
@@ -241,7 +254,8 @@ public final class ImportStage implements Stage {
       byte[] bytes = HadoopFiles.readBytes(file);
       List<Row> out = new ArrayList<>();
       Kind fileKind = forced;
-      int start = 0;
+      int start = bytes.length >= BOM.length && Arrays.equals(bytes, 0, BOM.length, BOM, 0, BOM.length)
+          ? BOM.length : 0;
       long lineNo = 0;
       while (start < bytes.length) {
         int end = start;

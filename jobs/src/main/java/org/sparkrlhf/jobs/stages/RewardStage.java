@@ -137,12 +137,13 @@ public final class RewardStage implements Stage {
       String[] lastCheckpoint = new String[1];
       RewardModelTrainer trainer = new RewardModelTrainer(c);
       int total = trainer.plannedSteps(train.pairs().size());
-      RewardModelTrainer.Result result = trainer.train(model, train.pairs(), eval.pairs(),
+      RewardModelTrainer.Result result = checkpoints.training(() -> trainer.train(model, train.pairs(), eval.pairs(),
           new RewardModelTrainer.Hooks() {
             @Override
             public void onStep(RewardModelTrainer.StepStats s) {
               metrics.add(s.step(), "lr", s.lr());
               metrics.add(s.step(), "grad_norm", s.gradNorm());
+              metrics.add(s.step(), "skipped_steps", s.skippedSteps());
               s.metrics().asMap("").forEach((k, v) -> metrics.add(s.step(), k, v));
               if (s.step() % c.logEvery == 0 || s.step() == total) {
                 System.out.printf("reward: step %4d/%d  loss %.4f  accuracy %.3f  margin %.4f%n", s.step(), total,
@@ -163,7 +164,7 @@ public final class RewardStage implements Stage {
               lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
               metrics.flush();
             }
-          });
+          }), metrics::flush);
       metrics.flush();
       ctx.put("dataset", dataset)
           .put("init_checkpoint", initPath)

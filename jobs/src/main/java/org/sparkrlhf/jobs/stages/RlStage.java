@@ -152,6 +152,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       provenance.put("reference", referencePath);
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, name(), "policy", referencePath, StageConfigs.toJson(c));
+      if (resumeFrom != null) checkpoints.resumedFrom(resumeFrom);
       String lastCheckpoint = resumeFrom;
       double genSeconds = 0;
       double trainSeconds = 0;
@@ -164,7 +165,8 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       List<Map<String, Object>> curve = new ArrayList<>();
       List<Row> pendingRollouts = new ArrayList<>();
       while (trainer.hasNext()) {
-        RlTrainer.Iteration it = trainer.step();
+        // Nothing is flushed on a divergence: what follows the last checkpoint is what --resume regenerates.
+        RlTrainer.Iteration it = checkpoints.training(trainer::step, () -> {});
         pendingRollouts.addAll(rolloutRows(ctx, c, it));
         for (Map.Entry<String, Double> e : it.metrics().entrySet()) {
           metrics.add(it.iteration(), e.getKey(), e.getValue());

@@ -121,8 +121,7 @@ public final class SftStage implements Stage {
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
-      final String[] lastCheckpoint = new String[1];
-      SftTrainer.Result result = new SftTrainer(c).train(model, train, valid,
+      SftTrainer.Result result = checkpoints.training(() -> new SftTrainer(c).train(model, train, valid,
           probe == null ? null : probe::greedyAccuracy,
           new SftTrainer.Hooks() {
             @Override
@@ -133,6 +132,7 @@ public final class SftStage implements Stage {
               metrics.add(s.step(), "grad_norm", s.gradNorm());
               metrics.add(s.step(), "tokens_per_s", s.tokensPerSecond());
               metrics.add(s.step(), "mfu", mfu);
+              metrics.add(s.step(), "skipped_steps", s.skippedSteps());
               System.out.printf("sft: step %5d/%d  loss %.4f  lr %.2e  grad_norm %.2f  tokens/s %,.0f  mfu %.1f%%%n",
                   s.step(), c.maxSteps, s.loss(), s.lr(), s.gradNorm(), s.tokensPerSecond(), 100 * mfu);
             }
@@ -148,10 +148,10 @@ public final class SftStage implements Stage {
             @Override
             public void onCheckpoint(int step, LlamaModel m) {
               provenance.put("step", step);
-              lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
+              checkpoints.save(step, m, tok, provenance);
               metrics.flush();
             }
-          });
+          }), metrics::flush);
       metrics.flush();
       // Measured again at the end: on a shared machine the start can fall in a slow spell (a peak measured low
       // there once gave per-step MFU above 100 %); the run's MFU is against the higher of the two.
@@ -165,7 +165,7 @@ public final class SftStage implements Stage {
         point.put("valid_accuracy", Double.isNaN(e.validAccuracy()) ? null : e.validAccuracy());
         curve.add(point);
       }
-      ctx.put("checkpoint", lastCheckpoint[0])
+      ctx.put("checkpoint", checkpoints.last())
           .put("parameters", model.parameterCount())
           .put("train_examples", train.size())
           .put("skipped_too_long", skipped)
@@ -187,7 +187,7 @@ public final class SftStage implements Stage {
           Double.isNaN(result.validAccuracy()) ? "-" : String.format("%.3f", result.validAccuracy()),
           result.tokensPerSecond(), 100 * mfu));
       System.out.printf("sft: done  train_loss %.4f  valid_loss %.4f  tokens/s %,.0f  MFU %.1f%%  checkpoint %s%n",
-          result.trainLoss(), result.validLoss(), result.tokensPerSecond(), 100 * mfu, lastCheckpoint[0]);
+          result.trainLoss(), result.validLoss(), result.tokensPerSecond(), 100 * mfu, checkpoints.last());
       model.close();
     }
   }

@@ -24,7 +24,8 @@ import org.sparkrlhf.core.train.PolicyOptimizer;
  */
 public final class RewardModelTrainer {
   /** One optimizer step: lr, grad norm, the batch's TRL metrics (its loss included). */
-  public record StepStats(int step, double lr, double gradNorm, RewardMetrics metrics, double pairsPerSecond) {}
+  public record StepStats(int step, double lr, double gradNorm, RewardMetrics metrics, double pairsPerSecond,
+      int skippedSteps) {}
 
   /** Called from the training loop. */
   public interface Hooks {
@@ -79,16 +80,19 @@ public final class RewardModelTrainer {
       long t0 = System.nanoTime();
       double lr = opt.nextLearningRate();
       RewardMetrics metrics;
+      double lossValue;
       try (NDManager sm = model.manager().newSubManager();
           GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
         Scored s = forward(model, batch, true, sm);
         gc.backward(s.loss());
         metrics = s.metrics();
+        lossValue = s.loss().getFloat();
       }
-      double norm = opt.step(model);
+      // A non-finite loss or gradient skips the step (PolicyOptimizer's guard, as in every trainer).
+      double norm = opt.step(model, lossValue);
       double dt = System.nanoTime() - t0;
       nanos += dt;
-      last = new StepStats(step, lr, norm, metrics, batch.size() / (dt / 1e9));
+      last = new StepStats(step, lr, norm, metrics, batch.size() / (dt / 1e9), opt.skippedSteps());
       if (first == null) first = last;
       hooks.onStep(last);
       boolean end = step == total;
