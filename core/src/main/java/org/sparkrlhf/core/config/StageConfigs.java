@@ -120,6 +120,18 @@ public final class StageConfigs {
   }
 
   /**
+   * {@link #bind}, then the first of the bound settings' {@code problems} (a config's own range and name checks) as
+   * a one-line user error: what a stage's check does before Spark starts.
+   */
+  public static <T> T checked(Config config, String path, Class<T> type,
+      java.util.function.Function<T, List<String>> problems) {
+    T bound = bind(config, path, type);
+    List<String> found = problems.apply(bound);
+    if (!found.isEmpty()) throw new UserError(found.get(0));
+    return bound;
+  }
+
+  /**
    * Binds section {@code path} of the config to {@code type}; a missing section gives the defaults.
    * Unknown keys and wrong types are user errors naming {@code path.key}.
    */

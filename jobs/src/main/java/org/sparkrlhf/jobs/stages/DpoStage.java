@@ -61,9 +61,7 @@ public final class DpoStage implements Stage {
 
   @Override
   public void check(Config config) {
-    DpoConfig c = StageConfigs.bind(config, "dpo", DpoConfig.class);
-    List<String> problems = c.problems();
-    if (!problems.isEmpty()) throw new UserError(problems.get(0));
+    StageConfigs.checked(config, "dpo", DpoConfig.class, DpoConfig::problems);
   }
 
   @Override

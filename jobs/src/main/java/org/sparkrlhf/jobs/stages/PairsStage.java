@@ -58,9 +58,7 @@ public final class PairsStage implements Stage {
 
   @Override
   public void check(Config config) {
-    PairsConfig c = StageConfigs.bind(config, "pairs", PairsConfig.class);
-    List<String> problems = c.problems();
-    if (!problems.isEmpty()) throw new UserError(String.join("; ", problems));
+    StageConfigs.checked(config, "pairs", PairsConfig.class, PairsConfig::problems);
   }
 
   /** 1 when the completion's final answer equals the reference, 0 when not, null when there is no reference. */

@@ -64,8 +64,7 @@ public final class RewardStage implements Stage {
 
   @Override
   public void check(Config config) {
-    List<String> problems = StageConfigs.bind(config, "reward", RewardConfig.class).problems();
-    if (!problems.isEmpty()) throw new UserError(problems.get(0));
+    StageConfigs.checked(config, "reward", RewardConfig.class, RewardConfig::problems);
   }
 
   @Override

@@ -60,9 +60,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
 
   @Override
   public void check(Config config) {
-    C c = StageConfigs.bind(config, name(), configClass());
-    List<String> problems = c.problems();
-    if (!problems.isEmpty()) throw new UserError(problems.get(0));
+    C c = StageConfigs.checked(config, name(), configClass(), RlConfig::problems);
     try {
       RuleRewarder.of(c.reward);
     } catch (IllegalArgumentException e) {

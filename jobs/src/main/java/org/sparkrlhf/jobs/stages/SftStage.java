@@ -49,9 +49,7 @@ public final class SftStage implements Stage {
 
   @Override
   public void check(Config config) {
-    SftConfig c = StageConfigs.bind(config, "sft", SftConfig.class);
-    List<String> problems = c.problems();
-    if (!problems.isEmpty()) throw new UserError(problems.get(0));
+    StageConfigs.checked(config, "sft", SftConfig.class, SftConfig::problems);
   }
 
   @Override
