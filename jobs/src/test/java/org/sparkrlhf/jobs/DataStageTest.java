@@ -45,6 +45,16 @@ class DataStageTest {
       String prompt = r.getAs("prompt");
       assertEquals(Long.parseLong(r.getAs("answer")), Checker.grade(prompt, "#### " + r.getAs("answer") + "\n").predicted());
     }
+    // Operators per problem: 1..3 in the in-distribution splits, exactly max_ops + 1 (ood_extra_ops 1) in test_ood.
+    for (Row r : lake.read(Tables.PROMPTS).filter("dataset = 'arith'").collectAsList()) {
+      String expression = r.<String>getAs("prompt").split("=")[0];
+      long operators = expression.chars().skip(1).filter(ch -> ch == '+' || ch == '-' || ch == '*').count();
+      if (r.<String>getAs("split").equals("test_ood")) {
+        assertEquals(4, operators, expression);
+      } else {
+        assertTrue(operators >= 1 && operators <= 3, expression);
+      }
+    }
     long labelled = lake.read(Tables.STEP_LABELS).filter("dataset = 'arith'").count();
     long wrong = lake.read(Tables.STEP_LABELS).filter("dataset = 'arith' and array_contains(labels, false)").count();
     assertTrue(wrong > 0 && wrong < labelled, "both classes of step labels: " + wrong + "/" + labelled);

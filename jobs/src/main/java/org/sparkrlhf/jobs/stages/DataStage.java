@@ -93,6 +93,8 @@ public final class DataStage implements Stage {
     // A perfect teacher adds nothing, so lakes written before teachers existed keep their source.
     return "builtin:arith seed=" + c.seed + " ops=" + c.minOps + "-" + c.maxOps + " operands="
         + c.operandMin + "-" + c.operandMax + " operators=" + c.operators + " ood_extra_ops=" + c.oodExtraOps
+        // The operator counts test_ood really has: a lake whose test_ood was drawn with other counts is refused.
+        + " test_ood_ops=" + (c.maxOps + 1) + "-" + (c.maxOps + c.oodExtraOps)
         + (teacher.perfect() ? "" : " teacher=" + teacher);
   }
 
@@ -120,7 +122,7 @@ public final class DataStage implements Stage {
     splits.put("train", ArithmeticTask.generate(spec, "train", c.trainSize));
     splits.put("valid", ArithmeticTask.generate(spec, "valid", c.validSize));
     splits.put("test", ArithmeticTask.generate(spec, "test", c.testSize));
-    splits.put("test_ood", ArithmeticTask.generate(spec.ood(c.oodExtraOps), "test_ood", c.testOodSize));
+    splits.put("test_ood", ArithmeticTask.generate(spec, spec.ood(c.oodExtraOps), "test_ood", c.testOodSize));
 
     List<Row> prompts = new ArrayList<>();
     List<Row> demos = new ArrayList<>();
