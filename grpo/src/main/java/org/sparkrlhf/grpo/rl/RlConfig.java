@@ -118,6 +118,16 @@ public abstract class RlConfig extends OptimizerSettings {
   /** The config section of the algorithm ({@code grpo}), for messages. */
   public abstract String section();
 
+  /** Fewest samples per prompt the algorithm works with (1 by default; a group baseline needs 2). */
+  protected int minGroupSize() {
+    return 1;
+  }
+
+  /** Why, for the message (empty by default). */
+  protected String groupSizeReason() {
+    return "";
+  }
+
   /** {@code correct_answer} (weight 1) plus a small {@code format} term (weight 0.1). */
   public static RewardSpec defaultReward() {
     return RewardSpec.of(new RewardSpec.RuleSpec(RewardRules.CORRECT_ANSWER, 1.0),
@@ -129,7 +139,7 @@ public abstract class RlConfig extends OptimizerSettings {
     String s = section() + ".";
     List<String> p = new ArrayList<>();
     if (promptsPerIteration < 1) p.add(s + "prompts_per_iteration must be >= 1");
-    if (groupSize < 1) p.add(s + "group_size must be >= 1");
+    if (groupSize < minGroupSize()) p.add(s + "group_size must be >= " + minGroupSize() + groupSizeReason());
     if (iterations < 1) p.add(s + "iterations must be >= 1");
     if (!rolloutsOn.equals("executors") && !rolloutsOn.equals("driver")) {
       p.add(s + "rollouts_on must be executors or driver, got '" + rolloutsOn + "'");

@@ -241,8 +241,8 @@ public abstract class RlTrainer {
 
     Map<String, Double> m = metrics(exp, sampled, stats);
     m.put("lr", config.lr);
-    long tokens = 0;
-    for (int i = 0; i < n; i++) tokens += exp.completion(i).length();
+    // Sampled tokens per second of sampling: completion_length (mean tokens per sample) times the samples.
+    double tokens = m.get("completion_length") * n;
     m.put("tokens_per_s", sampled.seconds() > 0 ? tokens / sampled.seconds() : 0);
     m.put("generate_seconds", sampled.seconds());
     m.put("train_seconds", trainSeconds);

@@ -26,9 +26,18 @@ public class GrpoConfig extends RlConfig {
   }
 
   @Override
+  protected int minGroupSize() {
+    return 2;
+  }
+
+  @Override
+  protected String groupSizeReason() {
+    return " (advantages compare samples of one prompt)";
+  }
+
+  @Override
   public List<String> problems() {
     List<String> p = super.problems();
-    if (groupSize < 2) p.add("grpo.group_size must be >= 2 (advantages compare samples of one prompt)");
     unknownName(p, "grpo.advantage", advantage, AdvantageEstimators.REGISTRY.names());
     return p;
   }

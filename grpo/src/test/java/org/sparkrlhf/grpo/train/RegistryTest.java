@@ -214,7 +214,9 @@ class RegistryTest {
       assertEquals(0.625, figures.get("clip_fraction"), 0.0);
       assertEquals(1.0, figures.get("kl_loss"), 1e-7);
 
-      // The defaults are ppo_clip and k3: from the reference's copy, the first minibatch's k3 is 0 (to rounding).
+      // The defaults are ppo_clip and k3; from the reference's copy the first minibatch's KL is 0 (to rounding).
+      assertEquals(PolicyLosses.PPO_CLIP, new GrpoConfig().policyLoss);
+      assertEquals(Kl.K3, new GrpoConfig().klEstimator);
       GrpoConfig d = config("grpo");
       d.minibatchSize = 64;
       LlamaModel fresh = GrpoTrainerTest.tinyModel(m);
