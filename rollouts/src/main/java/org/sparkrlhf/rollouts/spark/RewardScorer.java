@@ -1,9 +1,7 @@
 package org.sparkrlhf.rollouts.spark;
 
 import ai.djl.ndarray.NDManager;
-import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
-import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.DataTypes;
@@ -34,14 +32,11 @@ import java.util.List;
  * so it is the score the trainer saw. Only the backbone and the head run ({@link SequenceLogProbs#lastTokenScores}),
  * no LM head. A row whose prompt or completion is null gets a null reward.
  */
-public final class RewardScorer extends BroadcastModelTransformer<RewardScorer> {
+public final class RewardScorer extends PromptCompletionTransformer<RewardScorer> {
 
     private static final long serialVersionUID = 1L;
 
-    private final Param<String> promptCol;
-    private final Param<String> completionCol;
     private final Param<String> rewardCol;
-    private final IntParam batchSize;
 
     public RewardScorer() {
         this(Identifiable.randomUID("rewardScorer"));
@@ -50,55 +45,18 @@ public final class RewardScorer extends BroadcastModelTransformer<RewardScorer> 
     /** Spark ML's copy machinery needs this constructor. */
     public RewardScorer(String uid) {
         super(uid);
-        promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
-        completionCol = new Param<>(this, "completionCol", "input column with the completion text (string)");
         rewardCol = new Param<>(this, "rewardCol", "output column: the reward model's score (double)");
-        batchSize = new IntParam(this, "batchSize", "rows per forward pass (> 0)", ParamValidators.gt(0));
-        setDefault(promptCol, "prompt");
-        setDefault(completionCol, "completion");
         setDefault(rewardCol, "reward");
-        setDefault(batchSize, 16);
     }
 
     // Spark ML finds a transformer's params through public no-argument accessors like these.
-    public Param<String> promptCol() {
-        return promptCol;
-    }
-
-    public Param<String> completionCol() {
-        return completionCol;
-    }
-
     public Param<String> rewardCol() {
         return rewardCol;
-    }
-
-    public IntParam batchSize() {
-        return batchSize;
-    }
-
-    public RewardScorer setPromptCol(String v) {
-        set(promptCol, v);
-        return this;
-    }
-
-    public RewardScorer setCompletionCol(String v) {
-        set(completionCol, v);
-        return this;
     }
 
     public RewardScorer setRewardCol(String v) {
         set(rewardCol, v);
         return this;
-    }
-
-    public RewardScorer setBatchSize(int v) {
-        set(batchSize, v);
-        return this;
-    }
-
-    public int getBatchSize() {
-        return (Integer) $(batchSize);
     }
 
     @Override
@@ -107,8 +65,8 @@ public final class RewardScorer extends BroadcastModelTransformer<RewardScorer> 
             throw new IllegalArgumentException("RewardScorer " + uid() + ": model " + getModel().modelKey()
                     + " has no score head (score.weight); publish a reward model checkpoint");
         }
-        requireColumn(schema, $(promptCol), "promptCol", DataTypes.StringType);
-        requireColumn(schema, $(completionCol), "completionCol", DataTypes.StringType);
+        requireColumn(schema, getPromptCol(), "promptCol", DataTypes.StringType);
+        requireColumn(schema, getCompletionCol(), "completionCol", DataTypes.StringType);
         List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
         fields.add(outputField(schema, $(rewardCol), DataTypes.DoubleType));
         return new StructType(fields.toArray(new StructField[0]));
@@ -116,7 +74,7 @@ public final class RewardScorer extends BroadcastModelTransformer<RewardScorer> 
 
     @Override
     protected ModelPartitions<?> partitions(StructType in) {
-        return new RewardPartition(new Spec(getModel(), in.fieldIndex($(promptCol)), in.fieldIndex($(completionCol)),
+        return new RewardPartition(new Spec(getModel(), in.fieldIndex(getPromptCol()), in.fieldIndex(getCompletionCol()),
                 getBatchSize(), in.length()));
     }
 

@@ -2,7 +2,6 @@ package org.sparkrlhf.rollouts.spark;
 
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
-import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.Identifiable;
@@ -40,18 +39,15 @@ import java.util.List;
  * <p>Each partition scores its rows in batches of {@code batchSize} in arrival order, with the model and the
  * inference scope of every {@link BroadcastModelTransformer}.
  */
-public final class Scorer extends BroadcastModelTransformer<Scorer> {
+public final class Scorer extends PromptCompletionTransformer<Scorer> {
 
     private static final long serialVersionUID = 1L;
 
-    private final Param<String> promptCol;
-    private final Param<String> completionCol;
     private final Param<String> completionIdsCol;
     private final Param<String> appendEosCol;
     private final Param<String> logprobsCol;
     private final Param<String> sumLogprobCol;
     private final Param<String> scoreCol;
-    private final IntParam batchSize;
     private final BooleanParam appendEos;
     private final DoubleParam temperature;
 
@@ -62,8 +58,6 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
     /** Spark ML's copy machinery needs this constructor. */
     public Scorer(String uid) {
         super(uid);
-        promptCol = new Param<>(this, "promptCol", "input column with the prompt text (string)");
-        completionCol = new Param<>(this, "completionCol", "input column with the completion text (string)");
         completionIdsCol = new Param<>(this, "completionIdsCol", "optional input column with the completion's"
                 + " token ids (array<int|bigint>, without eos), used instead of encoding the completion text; set it"
                 + " for generated rollouts, whose sampled ids need not be the text's canonical encoding");
@@ -73,30 +67,18 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
         sumLogprobCol = new Param<>(this, "sumLogprobCol", "output column: sum of the log-probs (double)");
         scoreCol = new Param<>(this, "scoreCol", "output column: scalar-head score at the last token (double),"
                 + " added only for a model with score.weight");
-        batchSize = new IntParam(this, "batchSize", "rows per forward pass (> 0)", ParamValidators.gt(0));
         appendEos = new BooleanParam(this, "appendEos", "whether the completion ended with end-of-sequence: eos"
                 + " is appended to the sequence and scored");
         temperature = new DoubleParam(this, "temperature", "log-probs of softmax(logits / temperature) (> 0)",
                 ParamValidators.gt(0));
-        setDefault(promptCol, "prompt");
-        setDefault(completionCol, "completion");
         setDefault(logprobsCol, "logprobs");
         setDefault(sumLogprobCol, "sum_logprob");
         setDefault(scoreCol, "score");
-        setDefault(batchSize, 16);
         setDefault(appendEos, true);
         setDefault(temperature, 1.0);
     }
 
     // -------------------------------------------------------------------------------------- params
-
-    public Param<String> promptCol() {
-        return promptCol;
-    }
-
-    public Param<String> completionCol() {
-        return completionCol;
-    }
 
     public Param<String> completionIdsCol() {
         return completionIdsCol;
@@ -118,34 +100,12 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
         return scoreCol;
     }
 
-    public IntParam batchSize() {
-        return batchSize;
-    }
-
     public BooleanParam appendEos() {
         return appendEos;
     }
 
     public DoubleParam temperature() {
         return temperature;
-    }
-
-    public Scorer setPromptCol(String v) {
-        set(promptCol, v);
-        return this;
-    }
-
-    public String getPromptCol() {
-        return $(promptCol);
-    }
-
-    public Scorer setCompletionCol(String v) {
-        set(completionCol, v);
-        return this;
-    }
-
-    public String getCompletionCol() {
-        return $(completionCol);
     }
 
     public Scorer setCompletionIdsCol(String v) {
@@ -171,15 +131,6 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
     public Scorer setScoreCol(String v) {
         set(scoreCol, v);
         return this;
-    }
-
-    public Scorer setBatchSize(int v) {
-        set(batchSize, v);
-        return this;
-    }
-
-    public int getBatchSize() {
-        return (Integer) $(batchSize);
     }
 
     public Scorer setAppendEos(boolean v) {
@@ -214,9 +165,9 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
     public StructType transformSchema(StructType schema) {
         requireModel();
         String ids = optional(completionIdsCol);
-        requireColumn(schema, $(promptCol), "promptCol", DataTypes.StringType);
+        requireColumn(schema, getPromptCol(), "promptCol", DataTypes.StringType);
         if (ids == null) {
-            requireColumn(schema, $(completionCol), "completionCol", DataTypes.StringType);
+            requireColumn(schema, getCompletionCol(), "completionCol", DataTypes.StringType);
         } else {
             requireColumn(schema, ids, "completionIdsCol", DataTypes.createArrayType(DataTypes.IntegerType),
                     DataTypes.createArrayType(DataTypes.LongType));
@@ -240,8 +191,8 @@ public final class Scorer extends BroadcastModelTransformer<Scorer> {
     protected ModelPartitions<?> partitions(StructType in) {
         String ids = optional(completionIdsCol);
         String eosCol = optional(appendEosCol);
-        Spec spec = new Spec(getModel(), in.fieldIndex($(promptCol)),
-                ids == null ? in.fieldIndex($(completionCol)) : -1,
+        Spec spec = new Spec(getModel(), in.fieldIndex(getPromptCol()),
+                ids == null ? in.fieldIndex(getCompletionCol()) : -1,
                 ids == null ? -1 : in.fieldIndex(ids),
                 eosCol == null ? -1 : in.fieldIndex(eosCol),
                 getBatchSize(), getAppendEos(), getTemperature(), withScore(), in.length());
