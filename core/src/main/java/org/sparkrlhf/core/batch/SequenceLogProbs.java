@@ -129,6 +129,29 @@ public final class SequenceLogProbs {
     }
   }
 
+  /**
+   * The scalar head at every column that predicts a scored token, [B, W-1] in {@code m} and 0 at every other column,
+   * aligned with {@link Result#tokenLogProbs}: a value model's V of the state before each scored token (PPO's critic).
+   * Runs no LM head.
+   *
+   * @param withGradients as in {@link #compute}
+   */
+  public static NDArray tokenScores(LlamaModel model, PackedBatch batch, boolean withGradients, NDManager m) {
+    check(model, batch, true);
+    boolean before = enterGradMode(withGradients);
+    try {
+      int t = batch.width() - 1;
+      NDArray lossMask = batch.lossMask(m);
+      if (t == 0) {
+        return lossMask;
+      }
+      NDArray hidden = model.hidden(batch.tokenIds(m, t), null, batch.attentionMask(m, t), null);
+      return Linear.linear(hidden, model.scoreHeadWeight()).singletonOrThrow().squeeze(-1).mul(lossMask);
+    } finally {
+      JniUtils.setGradMode(before);
+    }
+  }
+
   /** Sets the thread's grad mode for a pass and returns the mode to restore; a gradient pass needs a collector. */
   private static boolean enterGradMode(boolean withGradients) {
     if (withGradients && !JniUtils.isGradMode()) {

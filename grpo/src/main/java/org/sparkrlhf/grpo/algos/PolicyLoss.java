@@ -67,4 +67,35 @@ public interface PolicyLoss {
         float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
         return new Result(loss, clipFraction, approxKl);
     }
+
+    /** verl's default lower bound {@code clip_ratio_c} of the dual clip. */
+    double DUAL_CLIP_C = 3.0;
+
+    /**
+     * The clipped surrogate with the dual clip (Ye et al. 2020, "Mastering Complex Control in MOBA Games with Deep
+     * Reinforcement Learning"; verl's {@code clip_ratio_c}): for a negative advantage the clipped surrogate grows
+     * without bound with the ratio, so its loss is capped at {@code −A·c} (c &gt; 1):
+     * <pre>
+     * loss_t = A &lt; 0 ? min(−A·c, ppo_clip_t) : ppo_clip_t
+     * </pre>
+     * Registered as {@value PolicyLosses#DUAL_CLIP} with c = {@value #DUAL_CLIP_C}; clip fraction and approximate KL
+     * as {@link #clippedSurrogate}.
+     */
+    static Result dualClippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
+            double clipLow, double clipHigh, double c, Aggregation aggregation) {
+        NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
+        NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);
+        NDArray ratio = logRatio.exp();
+        NDArray unclipped = adv.mul(ratio).neg();
+        NDArray clipped = adv.mul(ratio.clip(1 - clipLow, 1 + clipHigh)).neg();
+        NDArray ppo = unclipped.maximum(clipped);
+        NDArray capped = ppo.minimum(adv.mul((float) c).neg());
+        NDArray negative = adv.lt(0f).toType(mask.getDataType(), false);
+        NDArray lossMat = capped.mul(negative).add(ppo.mul(negative.neg().add(1f)));
+        NDArray loss = aggregation.apply(lossMat, mask);
+        NDArray clippedActive = clipped.gt(unclipped).toType(mask.getDataType(), false);
+        float clipFraction = Aggregation.tokenMean(clippedActive, mask).getFloat();
+        float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
+        return new Result(loss, clipFraction, approxKl);
+    }
 }

@@ -52,7 +52,7 @@ public abstract class RlTrainer {
 
   /** Names of the metrics that do not depend on wall time (equal between a resumed and an uninterrupted run). */
   public static final List<String> DETERMINISTIC_METRICS = List.of("reward_mean", "reward_std", "accuracy", "kl_ref",
-      "loss", "policy_loss", "kl_loss", "clip_fraction", "approx_kl", "grad_norm", "entropy", "completion_length",
+      "loss", "policy_loss", "kl_loss", "clip_fraction", "approx_kl", "ratio", "grad_norm", "entropy", "completion_length",
       "zero_std_groups", "generation_rounds", "train_groups");
 
   protected final RlConfig config;
@@ -81,7 +81,7 @@ public abstract class RlTrainer {
    *
    * @param policyVersion the weight version that generated the rollouts (= iterations finished before this one)
    * @param metrics reward_mean, reward_std, accuracy (when a correct_answer rule is present), kl_ref, loss,
-   *     policy_loss, kl_loss, clip_fraction, approx_kl, entropy, grad_norm (and the algorithm's own update figures),
+   *     policy_loss, kl_loss, clip_fraction, approx_kl, ratio (mean π_θ / π_old over the update's tokens), entropy, grad_norm (and the algorithm's own update figures),
    *     completion_length, zero_std_groups (over all sampled groups), generation_rounds, train_groups (groups the
    *     update used), lr, tokens_per_s, generate_seconds, train_seconds
    */
@@ -135,6 +135,14 @@ public abstract class RlTrainer {
    * critic's regression step; its figures are averaged over the iteration's minibatches into the metrics.
    */
   protected Map<String, Double> afterMinibatch(Experience e, int[] minibatch) {
+    return Map.of();
+  }
+
+  /**
+   * The algorithm's own figures of the iteration, added to the loop's ({@code m}, which it may read: the update
+   * figures are there when the iteration updated); none by default.
+   */
+  protected Map<String, Double> iterationMetrics(Experience e, Map<String, Double> m) {
     return Map.of();
   }
 
@@ -277,7 +285,7 @@ public abstract class RlTrainer {
 
   /** Sums of the minibatch figures of an iteration. */
   private static final class UpdateStats {
-    double loss, policyLoss, klLoss, clipFraction, approxKl, gradNorm, entropySum;
+    double loss, policyLoss, klLoss, clipFraction, approxKl, ratio, gradNorm, entropySum;
     long entropyCount;
     int updates;
     final Map<String, double[]> extra = new LinkedHashMap<>();
@@ -318,6 +326,10 @@ public abstract class RlTrainer {
         stats.loss += loss;
         stats.policyLoss += res.policyLoss().getFloat();
         stats.klLoss += res.klLoss().getFloat();
+        // The mean ratio π_θ / π_old over the minibatch's completion tokens: 1 on the first minibatch of an iteration.
+        try (NDArray ratio = lp.tokenLogProbs().stopGradient().sub(packed.side(OLD_LOGPROBS, sm)).exp()) {
+          stats.ratio += Aggregation.tokenMean(ratio, maskArr).getFloat();
+        }
         if (measureEntropy) {
           stats.entropySum += lp.tokenEntropy().mul(maskArr).sum().getFloat();
           stats.entropyCount += packed.scoredTokens();
@@ -369,6 +381,7 @@ public abstract class RlTrainer {
       m.put("kl_loss", s.klLoss / s.updates);
       m.put("clip_fraction", s.clipFraction / s.updates);
       m.put("approx_kl", s.approxKl / s.updates);
+      m.put("ratio", s.ratio / s.updates);
       m.put("grad_norm", s.gradNorm / s.updates);
       m.put("entropy", s.entropyCount == 0 ? 0 : s.entropySum / s.entropyCount);
       s.extra.forEach((k, v) -> m.put(k, v[0] / s.updates));
@@ -378,6 +391,7 @@ public abstract class RlTrainer {
     m.put("generation_rounds", (double) sampled.rounds());
     m.put("train_groups", (double) sampled.trainGroups().size());
     m.put("skipped_steps", (double) optimizer.skippedSteps());
+    m.putAll(iterationMetrics(exp, m));
     return m;
   }
 
