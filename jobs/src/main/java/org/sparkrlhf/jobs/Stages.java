@@ -14,6 +14,7 @@ import org.sparkrlhf.jobs.stages.DataStage;
 import org.sparkrlhf.jobs.stages.DpoStage;
 import org.sparkrlhf.jobs.stages.EvalStage;
 import org.sparkrlhf.jobs.stages.GrpoStage;
+import org.sparkrlhf.jobs.stages.PpoStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
 import org.sparkrlhf.jobs.stages.PairsStage;
 import org.sparkrlhf.jobs.stages.QuickstartStage;
@@ -29,7 +30,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }

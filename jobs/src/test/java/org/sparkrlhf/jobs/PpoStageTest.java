@@ -1,0 +1,90 @@
+package org.sparkrlhf.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.grpo.rl.TrainerState;
+
+/** data → sft → ppo on a tiny model: TRL's metric names, the critic in the state, --resume. */
+class PpoStageTest {
+  static SparkSession spark;
+  static String lakeRoot;
+
+  @BeforeAll
+  static void start() {
+    spark = TestSpark.session();
+    lakeRoot = TestSpark.newLake("ppo-stage-test");
+    Engine.getEngine("PyTorch");
+    JniUtils.setNumThreads(1);
+  }
+
+  static final List<String> SETTINGS = List.of(
+      "data.train_size=64", "data.valid_size=8", "data.test_size=8", "data.test_ood_size=8",
+      "data.step_label_problems=0",
+      "sft.model.hidden_size=32", "sft.model.intermediate_size=64", "sft.model.num_hidden_layers=1",
+      "sft.model.num_attention_heads=2", "sft.model.num_key_value_heads=1", "sft.batch_size=16",
+      "sft.max_steps=5", "sft.eval_every=5", "sft.checkpoint_every=0", "sft.log_every=5",
+      "sft.eval_accuracy_problems=0", "sft.threads=1",
+      "ppo.prompts_per_iteration=12", "ppo.iterations=3", "ppo.max_new_tokens=24", "ppo.minibatch_size=8",
+      "ppo.checkpoint_every=2", "ppo.threads=1", "ppo.lr=1e-3", "ppo.kl_controller=adaptive");
+
+  static long count(Lake lake, String table, String where) {
+    return lake.read(table).filter(where).count();
+  }
+
+  @Test
+  void ppoTrainsWritesTrlMetricsAndResumes() throws Exception {
+    var config = StageConfigs.load(null, SETTINGS);
+    Stages.run(spark, lakeRoot, "p1", "data", config);
+    Stages.run(spark, lakeRoot, "p1", "sft", config);
+    String report = Stages.run(spark, lakeRoot, "p1", "ppo", config);
+    assertTrue(Files.exists(Path.of(report)));
+    Lake lake = new Lake(spark, lakeRoot);
+    String mine = "run_id = 'p1' AND stage = 'ppo'";
+    assertEquals(3 * 12, count(lake, Tables.ROLLOUTS, mine));
+    for (String metric : List.of("objective/kl", "objective/scores", "objective/rlhf_reward", "objective/entropy",
+        "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg",
+        "val/explained_var", "val/ratio", "kl_coef", "tokens_per_s", "generate_seconds", "train_seconds")) {
+      assertEquals(3, count(lake, Tables.METRICS, mine + " AND name = '" + metric + "'"), metric);
+    }
+    // The checkpoint's trainer state carries the critic, its optimizer and β.
+    String last = lake.read(Tables.CHECKPOINTS).filter(mine + " AND step = 3").select("path").as(Encoders.STRING())
+        .collectAsList().get(0);
+    var algorithm = TrainerState.read(last).algorithm();
+    assertTrue(algorithm.containsKey("critic.score.weight") && algorithm.containsKey("critic_optimizer.step")
+        && algorithm.containsKey("kl_coef"), algorithm.keySet().toString());
+
+    List<String> more = new ArrayList<>(SETTINGS);
+    more.addAll(List.of("ppo.resume=true", "ppo.iterations=4"));
+    String resumed = Stages.run(spark, lakeRoot, "p1", "ppo", StageConfigs.load(null, more));
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(resumed)));
+    assertEquals(3, json.get("start_iteration").asInt());
+    assertEquals(4 * 12, count(lake, Tables.ROLLOUTS, mine));
+
+    // A critic checkpoint without a score head is a one-line error naming the key.
+    String sft = lake.read(Tables.CHECKPOINTS).filter("run_id = 'p1' AND stage = 'sft'").select("path")
+        .as(Encoders.STRING()).collectAsList().get(0);
+    List<String> bad = new ArrayList<>(SETTINGS);
+    bad.addAll(List.of("ppo.critic_checkpoint=" + sft, "ppo.init_checkpoint=" + sft));
+    UserError e = assertThrows(UserError.class,
+        () -> Stages.run(spark, lakeRoot, "p2", "ppo", StageConfigs.load(null, bad)));
+    assertTrue(e.getMessage().startsWith("ppo.critic_checkpoint") && e.getMessage().contains("no score head")
+        && !e.getMessage().contains("\n"), e.getMessage());
+  }
+}
