@@ -26,6 +26,7 @@ import org.sparkrlhf.grpo.algos.PolicyLosses;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 import org.sparkrlhf.reward.rules.RewardRules;
+import org.sparkrlhf.reward.rules.RewardSpec;
 import org.sparkrlhf.rollouts.engine.Completion;
 
 /**
@@ -80,7 +81,8 @@ public abstract class RlTrainer {
    * What an iteration produced.
    *
    * @param policyVersion the weight version that generated the rollouts (= iterations finished before this one)
-   * @param metrics reward_mean, reward_std, accuracy (when a correct_answer rule is present), kl_ref, loss,
+   * @param metrics reward_mean, reward_std, accuracy (when a correct_answer rule is present), reward_model_mean (the
+   *     learned reward's mean raw score, with one), kl_ref, loss,
    *     policy_loss, kl_loss, clip_fraction, approx_kl, ratio (mean π_θ / π_old over the update's tokens), entropy, grad_norm (and the algorithm's own update figures),
    *     completion_length, zero_std_groups (over all sampled groups), generation_rounds, train_groups (groups the
    *     update used), lr, tokens_per_s, generate_seconds, train_seconds
@@ -348,12 +350,19 @@ public abstract class RlTrainer {
     double[] rewards = exp.rewards();
     double[] correct = new double[n];
     boolean hasCorrect = false;
+    double[] learned = new double[n];
+    boolean hasLearned = false;
     long tokens = 0;
     for (int i = 0; i < n; i++) {
       Double ok = exp.reward(i).parts().get(RewardRules.CORRECT_ANSWER);
       if (ok != null) {
         hasCorrect = true;
         correct[i] = ok;
+      }
+      Double score = exp.reward(i).parts().get(RewardSpec.MODEL);
+      if (score != null) {
+        hasLearned = true;
+        learned[i] = score;
       }
       tokens += exp.completion(i).length();
     }
@@ -362,6 +371,8 @@ public abstract class RlTrainer {
     m.put("reward_mean", mean);
     m.put("reward_std", std(rewards, mean));
     if (hasCorrect) m.put("accuracy", mean(correct));
+    // With a learned reward: its mean raw score, the proxy that the gold accuracy above is plotted against.
+    if (hasLearned) m.put("reward_model_mean", mean(learned));
     if (exp.refLogProbs() != null) {
       double k1 = 0;
       long count = 0;

@@ -24,6 +24,7 @@ import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
 import org.sparkrlhf.rollouts.spark.Generator;
 import org.sparkrlhf.rollouts.spark.ModelBroadcast;
+import org.sparkrlhf.rollouts.spark.RewardScorer;
 
 /**
  * Rollouts fanned out over Spark executors: the policy goes out as a versioned broadcast (a new version
@@ -37,6 +38,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private static final String REWARD = "reward";
   private static final String REWARD_PARTS = "reward_parts";
   private static final String STEP_REWARDS = "step_rewards";
+  private static final String MODEL_REWARD = "model_reward";
   private static final StructType PROMPTS = new StructType()
       .add("prompt_id", DataTypes.StringType, false)
       .add("prompt", DataTypes.StringType, false)
@@ -47,6 +49,8 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private final TextTokenizer tokenizer;
   private final int batchSize;
   private final int partitions;
+  private final RewardModel rewardModel;
+  private ModelBroadcast rewardModelBroadcast;
   private ModelBroadcast current;
   private long currentPolicyVersion = Long.MIN_VALUE;
   private double lastSyncSeconds;
@@ -56,6 +60,16 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
    * @param partitions prompt partitions per iteration (0 = Spark's default parallelism)
    */
   public SparkRollouts(SparkSession spark, TextTokenizer tokenizer, int batchSize, int partitions) {
+    this(spark, tokenizer, batchSize, partitions, null);
+  }
+
+  /**
+   * @param rewardModel a learned reward scored on the executors beside the rules (broadcast once; null for rules
+   *     only)
+   */
+  public SparkRollouts(SparkSession spark, TextTokenizer tokenizer, int batchSize, int partitions,
+      RewardModel rewardModel) {
+    this.rewardModel = rewardModel;
     this.spark = spark;
     this.tokenizer = tokenizer;
     this.batchSize = batchSize;
@@ -95,6 +109,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     int reward = g.schema().fieldIndex(REWARD);
     int parts = g.schema().fieldIndex(REWARD_PARTS);
     int steps = stepRewards ? g.schema().fieldIndex(STEP_REWARDS) : -1;
+    int model = rewardModel != null ? g.schema().fieldIndex(MODEL_REWARD) : -1;
     List<Scored> result = new ArrayList<>(prompts.size() * groupSize);
     for (RlPrompt p : prompts) {
       for (int j = 0; j < groupSize; j++) {
@@ -102,8 +117,9 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
         Map<String, Double> byRule = new LinkedHashMap<>(
             scala.jdk.javaapi.CollectionConverters.asJava(r.<String, Double>getMap(parts)));
         double[] stepValues = steps < 0 || r.isNullAt(steps) ? null : doubles(r.get(steps));
-        result.add(new Scored(g.cols().completion(r), new RewardResult(r.getDouble(reward), byRule), stepValues,
-            r.getString(g.cols().executor())));
+        RewardResult res = new RewardResult(r.getDouble(reward), byRule);
+        if (model >= 0) res = rewardModel.combine(res, r.getDouble(model));
+        result.add(new Scored(g.cols().completion(r), res, stepValues, r.getString(g.cols().executor())));
       }
     }
     return result;
@@ -154,6 +170,14 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
           .add(REWARD_PARTS, DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), false);
       if (stepRewards) scored = scored.add(STEP_REWARDS, DataTypes.createArrayType(DataTypes.DoubleType, false), true);
       generated = generated.map(new ScoreRow(rewarder, generated.schema(), stepRewards), Encoders.row(scored));
+      if (rewardModel != null) {
+        if (rewardModelBroadcast == null) {
+          rewardModelBroadcast = ModelBroadcast.publish(spark, "reward-model", 0, rewardModel.blob());
+        }
+        generated = new RewardScorer().setModel(rewardModelBroadcast).setPromptCol("prompt")
+            .setCompletionCol(Generator.COMPLETION).setRewardCol(MODEL_REWARD).setBatchSize(batchSize)
+            .transform(generated);
+      }
     }
     Columns cols = Columns.of(generated.schema());
     List<Row> out = generated.collectAsList();
@@ -253,6 +277,10 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
     if (current != null) {
       current.destroy();
       current = null;
+    }
+    if (rewardModelBroadcast != null) {
+      rewardModelBroadcast.destroy();
+      rewardModelBroadcast = null;
     }
   }
 }

@@ -130,4 +130,48 @@ class SparkRolloutsTest {
       }
     }
   }
+
+  @Test
+  void aLearnedRewardIsScoredOnTheExecutorsAndAddedToTheRules() {
+    List<RlPrompt> prompts = new ArrayList<>();
+    for (int p = 0; p < 4; p++) prompts.add(new RlPrompt("p" + p, (p + 1) + "+" + p + "=?\n", Integer.toString(2 * p + 1)));
+    SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(10).withSeed(3);
+    // The model entry with weight 2, no correct_answer rule: the gold part is added with weight 0.
+    org.sparkrlhf.reward.rules.RewardSpec.RuleSpec model = new org.sparkrlhf.reward.rules.RewardSpec.RuleSpec(
+        org.sparkrlhf.reward.rules.RewardSpec.MODEL, 2.0);
+    model.checkpoint = "test-reward-model";
+    org.sparkrlhf.reward.rules.RewardSpec spec = org.sparkrlhf.reward.rules.RewardSpec.of(model,
+        new org.sparkrlhf.reward.rules.RewardSpec.RuleSpec(org.sparkrlhf.reward.rules.RewardRules.FORMAT, 0.1));
+    Rewarder rules = org.sparkrlhf.reward.rules.RuleRewarder.of(spec);
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel policy = LlamaModel.init(cfg, false, 5, m);
+      RewardModel rm = new RewardModel(LlamaModel.init(cfg, true, 8, m), tok, 2.0, "test-reward-model");
+      List<RolloutSource.Scored> byRules =
+          new InProcessRollouts(tok, 8).sampleAndScore(policy, 0, prompts, 3, params, rules, false);
+      List<RolloutSource.Scored> local =
+          new InProcessRollouts(tok, 8, rm).sampleAndScore(policy, 0, prompts, 3, params, rules, false);
+      List<RolloutSource.Scored> remote;
+      try (SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, 2, rm)) {
+        remote = spark.sampleAndScore(policy, 0, prompts, 3, params, rules, false);
+      }
+      java.util.Set<Double> distinct = new java.util.HashSet<>();
+      for (int i = 0; i < local.size(); i++) {
+        var l = local.get(i).reward();
+        var r = remote.get(i).reward();
+        double score = l.parts().get(org.sparkrlhf.reward.rules.RewardSpec.MODEL);
+        distinct.add(score);
+        // The reward model's score of [bos] prompt completion [eos], scored independently here.
+        double expected = org.sparkrlhf.core.batch.SequenceLogProbs.score(rm.model(), List.of(
+            org.sparkrlhf.core.batch.TokenSequence.encode(tok, prompts.get(i / 3).prompt(),
+                local.get(i).completion().text(), true)), 1.0, true, 1).get(0).score();
+        assertEquals(expected, score, 1e-5, "sample " + i);
+        assertEquals(byRules.get(i).reward().total() + 2.0 * score, l.total(), 1e-9);
+        assertTrue(l.parts().containsKey(org.sparkrlhf.reward.rules.RewardRules.CORRECT_ANSWER), "the gold part");
+        assertEquals(score, r.parts().get(org.sparkrlhf.reward.rules.RewardSpec.MODEL), 1e-5, "executors: " + i);
+        assertEquals(l.total(), r.total(), 1e-5);
+        assertEquals(l.parts().get("correct_answer"), r.parts().get("correct_answer"));
+      }
+      assertTrue(distinct.size() > 6, "scores depend on the completion: " + distinct);
+    }
+  }
 }

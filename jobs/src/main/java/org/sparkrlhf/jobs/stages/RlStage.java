@@ -20,10 +20,12 @@ import org.sparkrlhf.grpo.rl.RlPrompt;
 import org.sparkrlhf.grpo.rl.RlTrainer;
 import org.sparkrlhf.grpo.rl.TrainerState;
 import org.sparkrlhf.grpo.rl.InProcessRollouts;
+import org.sparkrlhf.grpo.rl.RewardModel;
 import org.sparkrlhf.grpo.rl.RolloutSource;
 import org.sparkrlhf.grpo.rl.SparkRollouts;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.reward.Rewarder;
+import org.sparkrlhf.reward.rules.RewardSpec;
 import org.sparkrlhf.reward.rules.RuleRewarder;
 import org.sparkrlhf.rollouts.engine.Completion;
 
@@ -63,6 +65,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
     C c = StageConfigs.checked(config, name(), configClass(), RlConfig::problems);
     try {
       RuleRewarder.of(c.reward);
+      c.reward.learned();
     } catch (IllegalArgumentException e) {
       throw new UserError(name() + ": " + Models.firstLine(e));
     }
@@ -117,9 +120,10 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       TextTokenizer tok = ref.tokenizer();
       LlamaModel reference = ref.model();
       LlamaModel policy = resumeFrom != null ? Models.load(resumeFrom, manager).model() : reference.copy(manager);
+      RewardModel rewardModel = rewardModel(c, reference, manager);
       RolloutSource source = c.rolloutsOn.equals("driver")
-          ? new InProcessRollouts(tok, c.rolloutBatchSize)
-          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0);
+          ? new InProcessRollouts(tok, c.rolloutBatchSize, rewardModel)
+          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0, rewardModel);
       Rewarder rewarder = RuleRewarder.of(c.reward);
       RlTrainer trainer = trainer(c, policy, reference, tok, prompts, source, rewarder);
       if (resumeFrom != null) {
@@ -148,6 +152,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       provenance.put("stage", name());
       provenance.put("data_versions", Map.of(Tables.PROMPTS, lake.reads().get(Tables.PROMPTS)));
       provenance.put("reference", referencePath);
+      if (rewardModel != null) provenance.put("reward_model", rewardModel.checkpoint());
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, name(), "policy", referencePath, StageConfigs.toJson(c));
       if (resumeFrom != null) checkpoints.resumedFrom(resumeFrom);
@@ -182,6 +187,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
         point.put("reward_mean", m.get("reward_mean"));
         point.put("accuracy", m.get("accuracy"));
         point.put("kl_ref", m.get("kl_ref"));
+        if (m.containsKey("reward_model_mean")) point.put("reward_model_mean", m.get("reward_model_mean"));
         curve.add(point);
         System.out.printf(name() + ": iter %4d/%d  reward %.3f±%.3f  acc %s  kl %.4f  clip %.3f  entropy %.3f  "
                 + "len %.1f  groups %.0f/%.0f  tokens/s %,.0f  gen %.1fs  train %.1fs%n", it.iteration(), c.iterations,
@@ -244,6 +250,23 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       policy.close();
       reference.close();
     }
+  }
+
+  /** The learned reward of the spec's {@code model} entry, loaded on the driver (null for rules only). */
+  private RewardModel rewardModel(C c, LlamaModel reference, NDManager manager) {
+    RewardSpec.RuleSpec spec = c.reward.learned();
+    if (spec == null) return null;
+    Models.Loaded rm = Models.load(spec.checkpoint, manager);
+    if (!rm.model().hasScoreHead()) {
+      throw new UserError(name() + ".reward: checkpoint " + spec.checkpoint + " of rule 'model' has no score head "
+          + "(give a reward-model checkpoint, e.g. from the reward stage)");
+    }
+    if (rm.model().config().vocabSize() != reference.config().vocabSize()) {
+      throw new UserError(name() + ".reward: reward model " + spec.checkpoint + " has a vocabulary of "
+          + rm.model().config().vocabSize() + " tokens, the policy " + reference.config().vocabSize());
+    }
+    System.out.printf(name() + ": learned reward %s (weight %s) beside the rules%n", spec.checkpoint, spec.weight);
+    return new RewardModel(rm.model(), rm.tokenizer(), spec.weight, spec.checkpoint);
   }
 
   /** The newest policy checkpoint of this stage in a run, or null. */

@@ -17,9 +17,13 @@ public final class RuleRewarder implements Rewarder {
         this.rules = rules;
     }
 
-    /** @throws IllegalArgumentException for a bad spec (see {@link RewardFunction#of}) */
+    /**
+     * The rules of {@code spec} ({@link RewardSpec#rulesOnly}: a learned-reward entry is scored by the model, not here).
+     *
+     * @throws IllegalArgumentException for a bad spec (see {@link RewardFunction#of})
+     */
     public static RuleRewarder of(RewardSpec spec) {
-        return new RuleRewarder(RewardFunction.of(spec));
+        return new RuleRewarder(RewardFunction.of(spec.rulesOnly()));
     }
 
     @Override
