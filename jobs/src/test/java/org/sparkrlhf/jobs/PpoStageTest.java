@@ -44,6 +44,11 @@ class PpoStageTest {
       "ppo.prompts_per_iteration=12", "ppo.iterations=3", "ppo.max_new_tokens=24", "ppo.minibatch_size=8",
       "ppo.checkpoint_every=2", "ppo.threads=1", "ppo.lr=1e-3", "ppo.kl_controller=adaptive");
 
+  static String sft0(Lake lake) {
+    return lake.read(Tables.CHECKPOINTS).filter("run_id = 'p1' AND stage = 'sft'").select("path")
+        .as(Encoders.STRING()).collectAsList().get(0);
+  }
+
   static long count(Lake lake, String table, String where) {
     return lake.read(table).filter(where).count();
   }
@@ -76,6 +81,24 @@ class PpoStageTest {
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(resumed)));
     assertEquals(3, json.get("start_iteration").asInt());
     assertEquals(4 * 12, count(lake, Tables.ROLLOUTS, mine));
+
+    // A learned reward: the SFT backbone with a score head stands in for a reward model, as the reward and as the
+    // critic's start. Its raw score is the rollouts' part "model", its mean a metric, the gold accuracy still there.
+    String rm = Files.createTempDirectory("ppo-reward-model").toString();
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+        org.sparkrlhf.core.model.HfCheckpoint start = org.sparkrlhf.core.model.HfCheckpoint.load(sft0(lake), m)) {
+      org.sparkrlhf.core.model.HfCheckpoint.save(start.model().withScoreHead(3, m), start.tokenizerJson(),
+          java.util.Map.of(), rm);
+    }
+    List<String> learned = new ArrayList<>(SETTINGS);
+    learned.addAll(List.of("ppo.iterations=2", "ppo.init_checkpoint=" + sft0(lake), "ppo.critic_checkpoint=" + rm,
+        "ppo.reward.rules=[{name: model, checkpoint: \"" + rm + "\", weight: 1.0}]"));
+    Stages.run(spark, lakeRoot, "p3", "ppo", StageConfigs.load(null, learned));
+    String p3 = "run_id = 'p3' AND stage = 'ppo'";
+    assertEquals(2 * 12, count(lake, Tables.ROLLOUTS, p3 + " AND reward_parts['model'] IS NOT NULL"
+        + " AND reward_parts['correct_answer'] IS NOT NULL AND abs(reward - reward_parts['model']) < 1e-9"));
+    assertEquals(2, count(lake, Tables.METRICS, p3 + " AND name = 'reward_model_mean'"));
+    assertEquals(2, count(lake, Tables.METRICS, p3 + " AND name = 'accuracy'"));
 
     // A critic checkpoint without a score head is a one-line error naming the key.
     String sft = lake.read(Tables.CHECKPOINTS).filter("run_id = 'p1' AND stage = 'sft'").select("path")

@@ -39,4 +39,29 @@ class RuleRewarderTest {
         Rewarder outcomeOnly = (prompt, answer, c) -> new RewardResult(1, Map.of("one", 1.0));
         assertEquals(null, outcomeOnly.stepRewards("1+1=?\n", "2", completion("=2\n", Completion.EOS)));
     }
+
+    @Test
+    void aLearnedRewardEntryIsLeftToTheModelAndTheGoldRuleKept() {
+        RewardSpec.RuleSpec model = new RewardSpec.RuleSpec(RewardSpec.MODEL, 1.0);
+        model.checkpoint = "ckpt";
+        RewardSpec spec = RewardSpec.of(model, new RewardSpec.RuleSpec(RewardRules.FORMAT, 0.1));
+        assertEquals("ckpt", spec.learned().checkpoint);
+        // The rules score format and the gold correct_answer with weight 0; the model's share is the source's to add.
+        RewardResult got = RuleRewarder.of(spec).score("2+3*4=?\n", "14", completion("=2+12\n=14\n#### 14\n",
+                Completion.EOS));
+        assertEquals(0.1, got.total(), 1e-12);
+        assertEquals(Map.of(RewardRules.FORMAT, 1.0, RewardRules.CORRECT_ANSWER, 1.0), got.parts());
+        // Listing correct_answer keeps its weight; no model entry leaves the spec as it is.
+        RewardSpec withGold = RewardSpec.of(model, new RewardSpec.RuleSpec(RewardRules.CORRECT_ANSWER, 0.5));
+        assertEquals(0.5, RuleRewarder.of(withGold).score("1+1=?\n", "2", completion("#### 2\n", Completion.EOS))
+                .total(), 1e-12);
+        RewardSpec rules = RewardSpec.of(new RewardSpec.RuleSpec(RewardRules.FORMAT, 1.0));
+        assertEquals(null, rules.learned());
+        // A model entry without a checkpoint, or twice, is refused.
+        RewardSpec.RuleSpec bare = new RewardSpec.RuleSpec(RewardSpec.MODEL, 1.0);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> RewardSpec.of(bare).learned());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> RewardSpec.of(model, model).learned());
+    }
 }
