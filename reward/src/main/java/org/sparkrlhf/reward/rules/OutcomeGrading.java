@@ -27,19 +27,31 @@ public final class OutcomeGrading {
 
   /** maj@k: the most frequent final answer (the first seen wins a tie) is correct; no answer never wins. */
   public static boolean majorityCorrect(List<String> samples, String answer) {
-    Map<String, Integer> votes = new LinkedHashMap<>();
-    for (String t : samples) {
-      String a = RewardRules.finalAnswer(t);
-      if (a != null && !a.isEmpty()) votes.merge(a, 1, Integer::sum);
+    int i = majorityIndex(samples);
+    return i >= 0 && RewardRules.sameAnswer(RewardRules.finalAnswer(samples.get(i)), answer);
+  }
+
+  /**
+   * Majority voting over final answers: the index of the first sample carrying the most frequent answer (of tied
+   * answers, the one seen first), or −1 when no sample has an answer. Answers vote as the trimmed text the
+   * {@code correct_answer} rule compares.
+   */
+  public static int majorityIndex(List<String> samples) {
+    Map<String, int[]> votes = new LinkedHashMap<>();
+    for (int i = 0; i < samples.size(); i++) {
+      String a = RewardRules.finalAnswer(samples.get(i));
+      if (a == null || a.isEmpty()) continue;
+      int index = i;
+      votes.computeIfAbsent(a.trim(), k -> new int[] {0, index})[0]++;
     }
-    String best = null;
+    int best = -1;
     int bestVotes = 0;
-    for (Map.Entry<String, Integer> e : votes.entrySet()) {
-      if (e.getValue() > bestVotes) {
-        best = e.getKey();
-        bestVotes = e.getValue();
+    for (int[] v : votes.values()) {
+      if (v[0] > bestVotes) {
+        best = v[1];
+        bestVotes = v[0];
       }
     }
-    return best != null && RewardRules.sameAnswer(best, answer);
+    return best;
   }
 }
