@@ -21,8 +21,11 @@ import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.grpo.rl.TrainerState;
 
-/** data → sft → ppo on a tiny model: TRL's metric names, the critic in the state, --resume. */
-class PpoStageTest {
+/**
+ * On one tiny data → sft lake: ppo (TRL's metric names, the critic in the state, --resume, a learned reward) and
+ * bestofn (samples in rollouts, the curves in metrics, the reward model's pick as an independent reading gives it).
+ */
+class PpoAndBestOfNStageTest {
   static SparkSession spark;
   static String lakeRoot;
 
@@ -32,6 +35,20 @@ class PpoStageTest {
     lakeRoot = TestSpark.newLake("ppo-stage-test");
     Engine.getEngine("PyTorch");
     JniUtils.setNumThreads(1);
+    var config = StageConfigs.load(null, SETTINGS);
+    Stages.run(spark, lakeRoot, "p1", "data", config);
+    Stages.run(spark, lakeRoot, "p1", "sft", config);
+  }
+
+  /** The SFT backbone with a score head, saved as a checkpoint: a stand-in reward model. */
+  static String rewardModel(Lake lake) throws Exception {
+    String rm = Files.createTempDirectory("stand-in-reward-model").toString();
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+        org.sparkrlhf.core.model.HfCheckpoint start = org.sparkrlhf.core.model.HfCheckpoint.load(sft0(lake), m)) {
+      org.sparkrlhf.core.model.HfCheckpoint.save(start.model().withScoreHead(3, m), start.tokenizerJson(),
+          java.util.Map.of(), rm);
+    }
+    return rm;
   }
 
   static final List<String> SETTINGS = List.of(
@@ -56,8 +73,6 @@ class PpoStageTest {
   @Test
   void ppoTrainsWritesTrlMetricsAndResumes() throws Exception {
     var config = StageConfigs.load(null, SETTINGS);
-    Stages.run(spark, lakeRoot, "p1", "data", config);
-    Stages.run(spark, lakeRoot, "p1", "sft", config);
     String report = Stages.run(spark, lakeRoot, "p1", "ppo", config);
     assertTrue(Files.exists(Path.of(report)));
     Lake lake = new Lake(spark, lakeRoot);
@@ -84,12 +99,7 @@ class PpoStageTest {
 
     // A learned reward: the SFT backbone with a score head stands in for a reward model, as the reward and as the
     // critic's start. Its raw score is the rollouts' part "model", its mean a metric, the gold accuracy still there.
-    String rm = Files.createTempDirectory("ppo-reward-model").toString();
-    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
-        org.sparkrlhf.core.model.HfCheckpoint start = org.sparkrlhf.core.model.HfCheckpoint.load(sft0(lake), m)) {
-      org.sparkrlhf.core.model.HfCheckpoint.save(start.model().withScoreHead(3, m), start.tokenizerJson(),
-          java.util.Map.of(), rm);
-    }
+    String rm = rewardModel(lake);
     List<String> learned = new ArrayList<>(SETTINGS);
     learned.addAll(List.of("ppo.iterations=2", "ppo.init_checkpoint=" + sft0(lake), "ppo.critic_checkpoint=" + rm,
         "ppo.reward.rules=[{name: model, checkpoint: \"" + rm + "\", weight: 1.0}]"));
@@ -109,5 +119,36 @@ class PpoStageTest {
         () -> Stages.run(spark, lakeRoot, "p2", "ppo", StageConfigs.load(null, bad)));
     assertTrue(e.getMessage().startsWith("ppo.critic_checkpoint") && e.getMessage().contains("no score head")
         && !e.getMessage().contains("\n"), e.getMessage());
+  }
+
+  @Test
+  void bestOfNWritesItsSamplesAndCurves() throws Exception {
+    Lake lake = new Lake(spark, lakeRoot);
+    String rm = rewardModel(lake);
+    List<String> settings = new ArrayList<>(SETTINGS);
+    settings.addAll(List.of("bestofn.limit=6", "bestofn.samples=4", "bestofn.ns=[1, 2, 4]", "bestofn.draws=8",
+        "bestofn.max_new_tokens=24", "bestofn.threads=1", "bestofn.reward_model=" + rm,
+        "bestofn.checkpoint=" + sft0(lake)));
+    String report = Stages.run(spark, lakeRoot, "b1", "bestofn", StageConfigs.load(null, settings));
+    assertTrue(Files.exists(Path.of(report)));
+    String mine = "run_id = 'b1' AND stage = 'bestofn'";
+    assertEquals(24, count(lake, Tables.ROLLOUTS, mine + " AND reward_parts['orm'] = reward"
+        + " AND reward_parts['correct_answer'] IS NOT NULL"));
+    for (String p : List.of("first", "majority", "orm")) {
+      assertEquals(List.of(1L, 2L, 4L), lake.read(Tables.METRICS).filter(mine + " AND name = 'best_of_n/" + p + "'")
+          .orderBy("step").select("step").as(Encoders.LONG()).collectAsList(), p);
+    }
+    // At N = M every draw holds all samples, so the ORM's pick is each problem's best-scored sample: read it back from
+    // the rollouts table independently.
+    double expected = lake.read(Tables.ROLLOUTS).filter(mine).groupBy("prompt_id")
+        .agg(org.apache.spark.sql.functions.max_by(org.apache.spark.sql.functions.col("reward_parts")
+            .getItem("correct_answer"), org.apache.spark.sql.functions.col("reward")).as("ok"))
+        .agg(org.apache.spark.sql.functions.avg("ok")).first().getDouble(0);
+    double orm4 = lake.read(Tables.METRICS).filter(mine + " AND name = 'best_of_n/orm' AND step = 4")
+        .select("value").as(Encoders.DOUBLE()).first();
+    assertEquals(expected, orm4, 1e-12);
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(Path.of(report)));
+    assertEquals(3, json.path("curves").path("orm").size());
+    assertEquals(3, json.path("paired_vs_majority").path("orm_vs_majority").size());
   }
 }
