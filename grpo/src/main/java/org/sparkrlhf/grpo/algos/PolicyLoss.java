@@ -54,18 +54,44 @@ public interface PolicyLoss {
      */
     static Result clippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
             double clipLow, double clipHigh, Aggregation aggregation) {
-        NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
-        NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);
-        NDArray ratio = logRatio.exp();
-        NDArray unclipped = adv.mul(ratio).neg();
-        NDArray clipped = adv.mul(ratio.clip(1 - clipLow, 1 + clipHigh)).neg();
-        NDArray lossMat = unclipped.maximum(clipped);
-        NDArray loss = aggregation.apply(lossMat, mask);
+        Clipped t = Clipped.of(logProbs, oldLogProbs, advantages, clipLow, clipHigh);
+        return t.result(t.lossMat(), mask, aggregation);
+    }
 
-        NDArray clippedActive = clipped.gt(unclipped).toType(mask.getDataType(), false);
-        float clipFraction = Aggregation.tokenMean(clippedActive, mask).getFloat();
-        float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
-        return new Result(loss, clipFraction, approxKl);
+    /** The per-token terms of the clipped surrogate, shared by its variants. */
+    final class Clipped {
+        final NDArray adv;
+        final NDArray logRatio;
+        final NDArray unclipped;
+        final NDArray clipped;
+
+        private Clipped(NDArray adv, NDArray logRatio, NDArray unclipped, NDArray clipped) {
+            this.adv = adv;
+            this.logRatio = logRatio;
+            this.unclipped = unclipped;
+            this.clipped = clipped;
+        }
+
+        static Clipped of(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, double clipLow, double clipHigh) {
+            NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
+            NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);
+            NDArray ratio = logRatio.exp();
+            return new Clipped(adv, logRatio, adv.mul(ratio).neg(), adv.mul(ratio.clip(1 - clipLow, 1 + clipHigh)).neg());
+        }
+
+        /** {@code max(−A·ratio, −A·clip(ratio))} per token. */
+        NDArray lossMat() {
+            return unclipped.maximum(clipped);
+        }
+
+        /** The aggregated loss of {@code lossMat}, with the clip fraction and approximate KL of these terms. */
+        Result result(NDArray lossMat, NDArray mask, Aggregation aggregation) {
+            NDArray loss = aggregation.apply(lossMat, mask);
+            NDArray clippedActive = clipped.gt(unclipped).toType(mask.getDataType(), false);
+            float clipFraction = Aggregation.tokenMean(clippedActive, mask).getFloat();
+            float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
+            return new Result(loss, clipFraction, approxKl);
+        }
     }
 
     /** verl's default lower bound {@code clip_ratio_c} of the dual clip. */
@@ -83,19 +109,10 @@ public interface PolicyLoss {
      */
     static Result dualClippedSurrogate(NDArray logProbs, NDArray oldLogProbs, NDArray advantages, NDArray mask,
             double clipLow, double clipHigh, double c, Aggregation aggregation) {
-        NDArray adv = advantages.getShape().dimension() == 1 ? advantages.expandDims(1) : advantages;
-        NDArray logRatio = logProbs.sub(oldLogProbs).clip(-Kl.LOG_RATIO_CLAMP, Kl.LOG_RATIO_CLAMP);
-        NDArray ratio = logRatio.exp();
-        NDArray unclipped = adv.mul(ratio).neg();
-        NDArray clipped = adv.mul(ratio.clip(1 - clipLow, 1 + clipHigh)).neg();
-        NDArray ppo = unclipped.maximum(clipped);
-        NDArray capped = ppo.minimum(adv.mul((float) c).neg());
-        NDArray negative = adv.lt(0f).toType(mask.getDataType(), false);
-        NDArray lossMat = capped.mul(negative).add(ppo.mul(negative.neg().add(1f)));
-        NDArray loss = aggregation.apply(lossMat, mask);
-        NDArray clippedActive = clipped.gt(unclipped).toType(mask.getDataType(), false);
-        float clipFraction = Aggregation.tokenMean(clippedActive, mask).getFloat();
-        float approxKl = Aggregation.tokenMean(logRatio.neg().stopGradient(), mask).getFloat();
-        return new Result(loss, clipFraction, approxKl);
+        Clipped t = Clipped.of(logProbs, oldLogProbs, advantages, clipLow, clipHigh);
+        NDArray ppo = t.lossMat();
+        NDArray capped = ppo.minimum(t.adv.mul((float) c).neg());
+        NDArray negative = t.adv.lt(0f).toType(mask.getDataType(), false);
+        return t.result(capped.mul(negative).add(ppo.mul(negative.neg().add(1f))), mask, aggregation);
     }
 }

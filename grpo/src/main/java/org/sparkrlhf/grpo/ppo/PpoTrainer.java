@@ -122,12 +122,14 @@ public final class PpoTrainer extends RlTrainer {
     float[][] mask = new float[b][];
     double klSum = 0;
     double negLogProbSum = 0;
+    float[] tokenKl = tokenKl(e, train);
+    int at = 0;
     for (int k = 0; k < b; k++) {
       int i = train[k];
       scores[k] = e.reward(i).total();
       float[] old = e.completion(i).logProbs();
-      float[] ref = e.refLogProbs() == null ? old : e.refLogProbs()[i];
-      kl[k] = tokenKl(old, ref);
+      kl[k] = new double[lengths[i]];
+      for (int t = 0; t < lengths[i]; t++) kl[k][t] = tokenKl[at++];
       v[k] = new double[lengths[i]];
       mask[k] = new float[lengths[i]];
       java.util.Arrays.fill(mask[k], 1f);
@@ -161,15 +163,26 @@ public final class PpoTrainer extends RlTrainer {
     return out;
   }
 
-  /** The penalty estimator per token of one sample, in double. */
-  private double[] tokenKl(float[] old, float[] ref) {
-    double[] out = new double[old.length];
-    if (old.length == 0) return out;
-    try (NDManager m = critic.manager().newSubManager()) {
-      float[] k = penalty.apply(m.create(old), m.create(ref)).toFloatArray();
-      for (int t = 0; t < out.length; t++) out[t] = k[t];
+  /**
+   * The penalty estimator at every completion token of the {@code train} samples, concatenated in their order: one
+   * element-wise call over all of them (0 everywhere without a reference).
+   */
+  private float[] tokenKl(Experience e, int[] train) {
+    int total = 0;
+    for (int i : train) total += e.completion(i).length();
+    float[] old = new float[total];
+    float[] ref = new float[total];
+    int at = 0;
+    for (int i : train) {
+      float[] lp = e.completion(i).logProbs();
+      System.arraycopy(lp, 0, old, at, lp.length);
+      System.arraycopy(e.refLogProbs() == null ? lp : e.refLogProbs()[i], 0, ref, at, lp.length);
+      at += lp.length;
     }
-    return out;
+    if (total == 0) return old;
+    try (NDManager m = critic.manager().newSubManager()) {
+      return penalty.apply(m.create(old), m.create(ref)).toFloatArray();
+    }
   }
 
   /** The critic's V_t before each completion token of each sequence, without gradients. */

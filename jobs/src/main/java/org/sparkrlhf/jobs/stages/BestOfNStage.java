@@ -2,7 +2,6 @@ package org.sparkrlhf.jobs.stages;
 
 import static org.apache.spark.sql.functions.col;
 
-import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,7 +15,6 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.reward.bestofn.BestOfN;
@@ -62,8 +60,7 @@ public final class BestOfNStage implements Stage {
   @Override
   public void check(Config config) {
     BestOfNConfig c = StageConfigs.checked(config, "bestofn", BestOfNConfig.class, BestOfNConfig::problems);
-    List<String> known = new ArrayList<>(List.of(Pickers.FIRST, Pickers.MAJORITY));
-    if (!c.rewardModel.isBlank()) known.add(Pickers.ORM);
+    List<String> known = pickers(c);
     if (!known.contains(c.baseline)) {
       throw new UserError("bestofn.baseline '" + c.baseline + "' is not one of the pickers this run has: "
           + String.join(", ", known));
@@ -91,15 +88,19 @@ public final class BestOfNStage implements Stage {
     long t0 = System.nanoTime();
     List<Row> sampled;
     try {
-      ModelBroadcast policy = publish(ctx, "policy", checkpoint, false);
+      ModelBroadcast policy = Models.publish(ctx.spark(), "checkpoint", checkpoint, "policy", 0);
       published.add(policy);
       SamplingParams sampling = new SamplingParams(c.temperature, 0, 1.0, c.maxNewTokens, List.of(), c.seed);
       DistributedRollouts.Options o = DistributedRollouts.Options.of(ctx.runId(), ctx.stage(), 0, c.samples, sampling)
           .withDataset(c.dataset).withBatchSize(c.batchSize);
       Dataset<Row> rows = DistributedRollouts.generate(prompts.drop("answer"), policy, o);
       if (!c.rewardModel.isBlank()) {
-        ModelBroadcast rm = publish(ctx, "reward-model", c.rewardModel, true);
+        ModelBroadcast rm = Models.publish(ctx.spark(), "bestofn.reward_model", c.rewardModel, "reward-model", 0);
         published.add(rm);
+        if (!rm.hasScoreHead()) {
+          throw new UserError("bestofn.reward_model " + c.rewardModel
+              + " has no score head (give a reward-model checkpoint)");
+        }
         rows = new RewardScorer().setModel(rm).setPromptCol("prompt").setCompletionCol("completion")
             .setRewardCol("orm").setBatchSize(c.batchSize).transform(rows);
       }
@@ -148,8 +149,7 @@ public final class BestOfNStage implements Stage {
         ctx.runId() + "/" + ctx.stage() + "/rollouts", 0);
 
     // The curves: every picker sees the same subsets (a function of seed, N, draw and problem).
-    List<String> pickers = new ArrayList<>(List.of(Pickers.FIRST, Pickers.MAJORITY));
-    if (scored) pickers.add(Pickers.ORM);
+    List<String> pickers = pickers(c);
     MetricsWriter metrics = new MetricsWriter(ctx, ctx.stage());
     Map<String, Object> curves = new LinkedHashMap<>();
     Map<String, Object> paired = new LinkedHashMap<>();
@@ -191,16 +191,10 @@ public final class BestOfNStage implements Stage {
         .summary(summary.toString());
   }
 
-  /** A checkpoint as a broadcast; a reward model must have the score head. */
-  private static ModelBroadcast publish(RunContext ctx, String key, String checkpoint, boolean needsHead) {
-    try (NDManager manager = NDManager.newBaseManager()) {
-      HfCheckpoint ck = Models.checkpoint(key, checkpoint, manager);
-      if (needsHead && !ck.model().hasScoreHead()) {
-        throw new UserError("bestofn.reward_model " + checkpoint + " has no score head (give a reward-model checkpoint)");
-      }
-      byte[] blob = ck.toBytes();
-      ck.model().close();
-      return ModelBroadcast.publish(ctx.spark(), key, 0, blob);
-    }
+  /** The pickers a run has: first and majority, and orm with a reward model. */
+  private static List<String> pickers(BestOfNConfig c) {
+    List<String> p = new ArrayList<>(List.of(Pickers.FIRST, Pickers.MAJORITY));
+    if (!c.rewardModel.isBlank()) p.add(Pickers.ORM);
+    return p;
   }
 }

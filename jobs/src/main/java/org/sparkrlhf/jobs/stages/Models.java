@@ -45,6 +45,21 @@ final class Models {
    * one-line {@link UserError} naming what the checkpoint is for ({@code role}, e.g. "reference checkpoint")
    * and its path.
    */
+  /**
+   * Reads a checkpoint (a one-line error when it cannot be read, naming {@code role}) and publishes it to the
+   * executors as a broadcast; the driver keeps no copy of the weights.
+   */
+  static org.sparkrlhf.rollouts.spark.ModelBroadcast publish(org.apache.spark.sql.SparkSession spark, String role,
+      String path, String modelKey, long version) {
+    byte[] blob;
+    try (NDManager manager = NDManager.newBaseManager()) {
+      HfCheckpoint ck = checkpoint(role, path, manager);
+      blob = ck.toBytes();
+      ck.model().close();
+    }
+    return org.sparkrlhf.rollouts.spark.ModelBroadcast.publish(spark, modelKey, version, blob);
+  }
+
   static HfCheckpoint checkpoint(String role, String path, NDManager manager) {
     HfCheckpoint ckpt;
     try {

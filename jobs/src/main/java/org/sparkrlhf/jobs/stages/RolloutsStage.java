@@ -5,7 +5,6 @@ import static org.apache.spark.sql.functions.countDistinct;
 import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.sum;
 
-import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,7 +18,6 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
@@ -94,13 +92,7 @@ public final class RolloutsStage implements Stage {
     }
 
     long version = policyVersion(checkpoint);
-    byte[] blob;
-    try (NDManager manager = NDManager.newBaseManager()) {
-      HfCheckpoint ck = Models.checkpoint("checkpoint", checkpoint, manager);
-      blob = ck.toBytes();
-      ck.model().close();
-    }
-    ModelBroadcast policy = ModelBroadcast.publish(ctx.spark(), "policy", version, blob);
+    ModelBroadcast policy = Models.publish(ctx.spark(), "checkpoint", checkpoint, "policy", version);
     String appId = ctx.runId() + "/" + ctx.stage() + "/rollouts";
     try {
       DistributedRollouts.Options o = DistributedRollouts.Options.of(ctx.runId(), ctx.stage(), c.iteration,

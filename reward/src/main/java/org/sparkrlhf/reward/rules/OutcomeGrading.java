@@ -33,8 +33,8 @@ public final class OutcomeGrading {
 
   /**
    * Majority voting over final answers: the index of the first sample carrying the most frequent answer (of tied
-   * answers, the one seen first), or −1 when no sample has an answer. Answers vote as the trimmed text the
-   * {@code correct_answer} rule compares.
+   * answers, the one seen first), or −1 when no sample has an answer. Answers vote as the (trimmed) text that
+   * {@link RewardRules#finalAnswer} reads.
    */
   public static int majorityIndex(List<String> samples) {
     Map<String, int[]> votes = new LinkedHashMap<>();
@@ -42,7 +42,7 @@ public final class OutcomeGrading {
       String a = RewardRules.finalAnswer(samples.get(i));
       if (a == null || a.isEmpty()) continue;
       int index = i;
-      votes.computeIfAbsent(a.trim(), k -> new int[] {0, index})[0]++;
+      votes.computeIfAbsent(a, k -> new int[] {0, index})[0]++;
     }
     int best = -1;
     int bestVotes = 0;
