@@ -113,17 +113,50 @@ public final class SequenceLogProbs {
    *     or a token id outside the vocabulary
    */
   public static NDArray lastTokenScores(LlamaModel model, PackedBatch batch, boolean withGradients, NDManager m) {
+    int[] last = batch.lastTokenColumns();
+    int[][] columns = new int[last.length][];
+    for (int r = 0; r < last.length; r++) {
+      columns[r] = new int[] {last[r]};
+    }
+    return scoresAt(model, batch, columns, withGradients, m);
+  }
+
+  /**
+   * The scalar head at the given columns of each row, flattened row by row into one [Σ |columns[r]|] array in
+   * {@code m}: row 0's columns first, in their order, then row 1's. A process reward model reads it at each step's
+   * last token ({@link StepSequence#stepEnds()}), a sequence classifier at the last real token
+   * ({@link #lastTokenScores}). Runs no LM head.
+   *
+   * @param withGradients as in {@link #compute}
+   * @throws IllegalArgumentException for a column outside its row, or as {@link #lastTokenScores}
+   */
+  public static NDArray scoresAt(LlamaModel model, PackedBatch batch, int[][] columns, boolean withGradients,
+      NDManager m) {
     check(model, batch, true);
+    if (columns.length != batch.rows()) {
+      throw new IllegalArgumentException(columns.length + " column lists for a batch of " + batch.rows() + " rows");
+    }
+    int count = 0;
+    for (int[] c : columns) {
+      count += c.length;
+    }
+    long[] index = new long[count];
+    int k = 0;
+    int w = batch.width();
+    for (int r = 0; r < columns.length; r++) {
+      int len = batch.sequences().get(r).length();
+      for (int c : columns[r]) {
+        if (c < 0 || c >= len) {
+          throw new IllegalArgumentException("row " + r + ": column " + c + " outside its " + len + " tokens");
+        }
+        index[k++] = (long) r * w + c;
+      }
+    }
     boolean before = enterGradMode(withGradients);
     try {
       NDArray hidden = model.hidden(batch.tokenIds(m), null, batch.attentionMask(m), null);
-      NDArray scores = Linear.linear(hidden, model.scoreHeadWeight()).singletonOrThrow().squeeze(-1);
-      int[] last = batch.lastTokenColumns();
-      long[] index = new long[last.length];
-      for (int r = 0; r < last.length; r++) {
-        index[r] = last[r];
-      }
-      return scores.gather(m.create(index, new Shape(last.length, 1)), 1).squeeze(1);
+      // torch.take over the flattened [B, W] scores: differentiable, one gather for any number of columns per row
+      return Linear.linear(hidden, model.scoreHeadWeight()).singletonOrThrow().take(m.create(index));
     } finally {
       JniUtils.setGradMode(before);
     }

@@ -6,19 +6,37 @@ import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
 
 /**
  * Settings of the {@code reward} stage (config section {@code reward}; GRPO's reward rules are {@code grpo.reward},
- * nested under GRPO, so the top-level name is free): an outcome reward model trained with the Bradley-Terry loss,
- * named as TRL's {@code RewardConfig} where one exists. Defaults are documented beside each field. The optimizer keys
+ * nested under GRPO, so the top-level name is free): an outcome reward model trained with the Bradley-Terry loss on
+ * {@code preferences} ({@code kind = orm}), or a process reward model trained on per-step labels in
+ * {@code step_labels} ({@code kind = prm}), named as TRL's {@code RewardConfig} / {@code PRMConfig} where one exists. Defaults are documented beside each field. The optimizer keys
  * come from {@link ScheduledOptimizerSettings}; their defaults here: {@code lr} 1e-4 (TRL's), {@code warmup_steps}
  * 10, {@code min_lr_ratio} 1.0 (constant after warm-up), {@code weight_decay} 0, {@code beta1} 0.9, {@code beta2}
  * 0.999, {@code grad_clip} 1.0.
  */
 public class RewardConfig extends ScheduledOptimizerSettings {
+  /** {@code orm}: an outcome reward model on preference pairs; {@code prm}: a process reward model on step labels. Default {@code orm}. */
+  public String kind = "orm";
   /**
    * Dataset in {@code preferences} to train on: pairs from rollouts ({@code <dataset>-pairs-<run>}) or an imported
    * one; empty = {@code arith-pairs-<this run>}, what the {@code pairs} stage writes from this run's rollouts.
    * Default empty.
    */
   public String dataset = "";
+  /**
+   * For {@code kind = prm}: the {@code step_labels} dataset trained on (the data stage's {@code arith}, a
+   * {@code shepherd} stage's automatic labels, or an imported one); empty = {@code arith}. Default empty.
+   */
+  public String stepDataset = "";
+  /**
+   * Dataset the held-out rows come from when {@link #evalSplit} is set; empty = the training dataset. Lets two
+   * models trained on different data be measured on the same rows. Default empty.
+   */
+  public String evalDataset = "";
+  /**
+   * For {@code kind = prm}: train on the dataset's soft labels (Math-Shepherd's share of continuations that reached
+   * the answer) where a row has them, else on the hard ones. Default false.
+   */
+  public boolean softLabels = false;
   /** Split of that dataset trained on; empty = every split. Default {@code train}. */
   public String split = "train";
   /**
@@ -46,7 +64,7 @@ public class RewardConfig extends ScheduledOptimizerSettings {
   public int epochs = 1;
   /** Optimizer steps; 0 = {@link #epochs} full passes. Default 0. */
   public int maxSteps = 0;
-  /** Pairs per optimizer step (each pair is two sequences in the forward pass). Default 32. */
+  /** Pairs per optimizer step (each pair is two sequences in the forward pass); solutions for a PRM. Default 32. */
   public int batchSize = 32;
   /** Pairs per forward pass when scoring the held-out pairs. Default 64. */
   public int evalBatchSize = 64;
@@ -74,11 +92,12 @@ public class RewardConfig extends ScheduledOptimizerSettings {
    */
   public List<String> problems() {
     List<String> p = new ArrayList<>();
+    if (!kind.equals("orm") && !kind.equals("prm")) p.add("reward.kind must be orm or prm, got '" + kind + "'");
     if (lr <= 0) p.add("reward.lr must be positive");
     if (batchSize < 1 || evalBatchSize < 1) p.add("reward.batch_size and reward.eval_batch_size must be positive");
     if (maxSteps < 0 || (maxSteps == 0 && epochs < 1)) p.add("reward needs max_steps > 0 or epochs > 0");
     if (!(evalShare >= 0 && evalShare < 1)) p.add("reward.eval_share must be in [0, 1)");
-    if (!evalSplit.isBlank() && evalSplit.equals(split)) {
+    if (!evalSplit.isBlank() && evalSplit.equals(split) && evalDataset.isBlank()) {
       p.add("reward.eval_split must differ from reward.split (the held-out pairs would be trained on)");
     }
     if (!(centerRewardsCoefficient >= 0)) p.add("reward.center_rewards_coefficient must be >= 0");
