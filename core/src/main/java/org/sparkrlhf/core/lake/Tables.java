@@ -111,7 +111,10 @@ public final class Tables {
                 col("steps", createArrayType(StringType, true), false, "solution steps in order"),
                 col("labels", createArrayType(BooleanType, true), false,
                     "per-step correctness; steps after the first wrong one are not included"),
-                col("kind", StringType, false, "'correct', 'corrupted', 'teacher' (the data stage's flawed teacher's own wrong demonstration) or 'imported'"),
+                col("soft_labels", createArrayType(DoubleType, true), true,
+                    "per-step probability of being correct where one is estimated (Math-Shepherd: the share of"
+                        + " sampled continuations from the step that reached the answer); null otherwise"),
+                col("kind", StringType, false, "'correct', 'corrupted', 'teacher' (the data stage's flawed teacher's own wrong demonstration), 'shepherd' (labelled from sampled continuations) or 'imported'"),
                 SOURCE, RUN_ID, CREATED_AT
               }),
           List.of("dataset", "id"));

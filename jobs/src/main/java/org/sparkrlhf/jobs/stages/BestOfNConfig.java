@@ -33,6 +33,11 @@ public class BestOfNConfig {
    * Default empty.
    */
   public String rewardModel = "";
+  /**
+   * A process reward model's checkpoint (the {@code reward} stage's with {@code kind = prm}): adds the
+   * {@code prm_product} and {@code prm_min} pickers. Empty = none. Default empty.
+   */
+  public String processRewardModel = "";
   /** The picker the others are compared with, problem by problem (paired difference and its standard error). Default {@code majority}. */
   public String baseline = "majority";
   /** Seed of the samples and of the subsets. Default 1234. */

@@ -26,14 +26,16 @@ import org.sparkrlhf.rollouts.engine.SamplingParams;
 import org.sparkrlhf.rollouts.spark.DistributedRollouts;
 import org.sparkrlhf.rollouts.spark.ModelBroadcast;
 import org.sparkrlhf.rollouts.spark.RewardScorer;
+import org.sparkrlhf.rollouts.spark.StepRewardScorer;
 
 /**
  * {@code bestofn}: M samples per problem of a split, drawn on the executors from a policy checkpoint and (with
- * {@code reward_model}) scored there by an outcome reward model; then, for every N, the accuracy of each picker
- * ({@link Pickers}: {@code first}, {@code majority}, {@code orm}) by Lightman et al.'s protocol ({@link BestOfN}:
+ * {@code reward_model}, {@code process_reward_model}) scored there by an outcome and a process reward model; then, for
+ * every N, the accuracy of each picker ({@link Pickers}: {@code first}, {@code majority}, {@code orm},
+ * {@code prm_product}, {@code prm_min}) by Lightman et al.'s protocol ({@link BestOfN}:
  * {@code draws} random subsets of N per problem, mean and spread), each picker compared problem by problem with
  * {@code baseline}. The samples go to {@code rollouts} (stage {@code bestofn}, with the reward model's score as the
- * reward and parts {@code correct_answer} and {@code orm}), the curves to {@code metrics}
+ * reward and parts {@code correct_answer}, {@code orm}, {@code prm_product} and {@code prm_min}), the curves to {@code metrics}
  * ({@code best_of_n/<picker>} and {@code best_of_n/<picker>_std} at step N) and the report.
  */
 public final class BestOfNStage implements Stage {
@@ -44,7 +46,7 @@ public final class BestOfNStage implements Stage {
 
   @Override
   public String description() {
-    return "best-of-N: M samples per problem on the executors; accuracy vs N of first, majority and reward-model picks";
+    return "best-of-N: M samples per problem on the executors; accuracy vs N of first, majority, ORM and PRM picks";
   }
 
   @Override
@@ -104,8 +106,20 @@ public final class BestOfNStage implements Stage {
         rows = new RewardScorer().setModel(rm).setPromptCol("prompt").setCompletionCol("completion")
             .setRewardCol("orm").setBatchSize(c.batchSize).transform(rows);
       }
-      System.out.printf("bestofn: %d problems x %d samples from %s%s%n", answers.size(), c.samples, checkpoint,
-          c.rewardModel.isBlank() ? "" : ", scored by " + c.rewardModel);
+      if (!c.processRewardModel.isBlank()) {
+        ModelBroadcast prm = Models.publish(ctx.spark(), "bestofn.process_reward_model", c.processRewardModel,
+            "process-reward-model", 0);
+        published.add(prm);
+        if (!prm.hasScoreHead()) {
+          throw new UserError("bestofn.process_reward_model " + c.processRewardModel
+              + " has no score head (give a checkpoint of the reward stage with reward.kind=prm)");
+        }
+        rows = new StepRewardScorer().setModel(prm).setPromptCol("prompt").setCompletionCol("completion")
+            .setStepScoresCol("prm_steps").setBatchSize(c.batchSize).transform(rows);
+      }
+      System.out.printf("bestofn: %d problems x %d samples from %s%s%s%n", answers.size(), c.samples, checkpoint,
+          c.rewardModel.isBlank() ? "" : ", scored by " + c.rewardModel,
+          c.processRewardModel.isBlank() ? "" : ", steps scored by " + c.processRewardModel);
       sampled = rows.collectAsList();
     } finally {
       published.forEach(ModelBroadcast::destroy);
@@ -114,6 +128,7 @@ public final class BestOfNStage implements Stage {
 
     // Candidates per problem in sample order, graded against the truth; the rows as they go to `rollouts`.
     boolean scored = !c.rewardModel.isBlank();
+    boolean stepScored = !c.processRewardModel.isBlank();
     Map<String, Candidate[]> byProblem = new java.util.TreeMap<>();
     List<Row> out = new ArrayList<>(sampled.size());
     String[] fields = Tables.get(Tables.ROLLOUTS).schema().fieldNames();
@@ -122,11 +137,20 @@ public final class BestOfNStage implements Stage {
       String text = r.getAs("completion");
       boolean ok = OutcomeGrading.correct(text, answers.get(id));
       double orm = scored ? r.<Double>getAs("orm") : Double.NaN;
-      byProblem.computeIfAbsent(id, k -> new Candidate[c.samples])[r.<Integer>getAs("sample_index")] =
-          new Candidate(text, ok, orm, null);
+      double[] steps = null;
+      if (stepScored) {
+        List<Double> s = r.getList(r.fieldIndex("prm_steps"));
+        steps = s.stream().mapToDouble(Double::doubleValue).toArray();
+      }
+      Candidate candidate = new Candidate(text, ok, orm, steps);
+      byProblem.computeIfAbsent(id, k -> new Candidate[c.samples])[r.<Integer>getAs("sample_index")] = candidate;
       Map<String, Double> parts = new LinkedHashMap<>();
       parts.put(RewardRules.CORRECT_ANSWER, ok ? 1.0 : 0.0);
       if (scored) parts.put(Pickers.ORM, orm);
+      if (stepScored) {
+        parts.put(Pickers.PRM_PRODUCT, Pickers.aggregate(candidate, true));
+        parts.put(Pickers.PRM_MIN, Pickers.aggregate(candidate, false));
+      }
       Object[] v = new Object[fields.length];
       for (int k = 0; k < fields.length; k++) {
         v[k] = switch (fields[k]) {
@@ -186,15 +210,17 @@ public final class BestOfNStage implements Stage {
     StringBuilder summary = new StringBuilder(String.format("best-of-%d on %d problems:", top, problems.size()));
     for (String p : pickers) summary.append(String.format(" %s %.1f%%", p, 100 * all.get(p).get(top).mean()));
     ctx.put("checkpoint", checkpoint).put("reward_model", scored ? c.rewardModel : null)
+        .put("process_reward_model", stepScored ? c.processRewardModel : null)
         .put("problems", problems.size()).put("samples", c.samples).put("draws", c.draws)
         .put("generate_seconds", generateSeconds).put("curves", curves).put("paired_vs_" + c.baseline, paired)
         .summary(summary.toString());
   }
 
-  /** The pickers a run has: first and majority, and orm with a reward model. */
+  /** The pickers a run has: first and majority, orm with a reward model, prm_* with a process reward model. */
   private static List<String> pickers(BestOfNConfig c) {
     List<String> p = new ArrayList<>(List.of(Pickers.FIRST, Pickers.MAJORITY));
     if (!c.rewardModel.isBlank()) p.add(Pickers.ORM);
+    if (!c.processRewardModel.isBlank()) p.addAll(List.of(Pickers.PRM_PRODUCT, Pickers.PRM_MIN));
     return p;
   }
 }

@@ -46,7 +46,7 @@ final class Checkpoints {
    */
   String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance,
       java.util.function.Consumer<String> beside) {
-    String path = ctx.runDir() + "/checkpoints/step-" + String.format("%06d", step);
+    String path = ctx.runDir(stage) + "/checkpoints/step-" + String.format("%06d", step);
     try {
       HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
     } catch (NonFiniteError e) {

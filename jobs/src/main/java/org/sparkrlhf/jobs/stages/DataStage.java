@@ -153,14 +153,14 @@ public final class DataStage implements Stage {
         // forProblem puts the correct solution first, then the corrupted ones.
         labels.add(RowFactory.create(
             c.dataset, p.split(), p.id() + "-s" + k, s.prompt(), s.steps().toArray(new String[0]),
-            s.labels().toArray(new Boolean[0]), k == 0 ? "correct" : "corrupted", source, ctx.runId(), null));
+            s.labels().toArray(new Boolean[0]), null, k == 0 ? "correct" : "corrupted", source, ctx.runId(), null));
       }
       // The teacher's own wrong demonstration, labelled through its first wrong step: what SFT was shown.
       FlawedTeacher.Demonstration d = taught.get(p.id());
       if (d != null && !d.flawless()) {
         StepLabels t = StepLabels.throughFirstWrong(p.prompt(), d.steps(), d.firstWrongStep());
         labels.add(RowFactory.create(c.dataset, p.split(), p.id() + "-t", t.prompt(), t.steps().toArray(new String[0]),
-            t.labels().toArray(new Boolean[0]), "teacher", source, ctx.runId(), null));
+            t.labels().toArray(new Boolean[0]), null, "teacher", source, ctx.runId(), null));
       }
     }
     Map<String, Object> teacherReport = teacherReport(teacher, taught.values());

@@ -54,7 +54,8 @@ public final class RewardStage implements Stage {
 
   @Override
   public String description() {
-    return "outcome reward model (Bradley-Terry) on preferences, from an sft checkpoint with a new score head";
+    return "reward model from an sft checkpoint with a new score head: outcome (Bradley-Terry on preferences) or"
+        + " process (reward.kind=prm, per-step labels from step_labels)";
   }
 
   @Override
@@ -74,6 +75,10 @@ public final class RewardStage implements Stage {
     ctx.put("config", c);
     Lake lake = ctx.lake();
     Models.initEngine(c.threads);
+    if (c.kind.equals("prm")) {
+      new ProcessRewardTraining(ctx, c).run();
+      return;
+    }
     String dataset = PreferenceData.dataset(c.dataset, ctx.runId());
     String initPath = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
 
@@ -98,19 +103,10 @@ public final class RewardStage implements Stage {
     }
 
     try (NDManager manager = NDManager.newBaseManager()) {
-      LlamaModel model;
-      TextTokenizer tok;
-      try (HfCheckpoint start = Models.checkpoint("starting checkpoint", initPath, manager)) {
-        tok = Models.tokenizer(initPath, start);
-        model = start.model().withScoreHead(c.seed, manager);
-      }
+      Models.Loaded start = scoreHeadModel(initPath, c.seed, manager);
+      LlamaModel model = start.model();
+      TextTokenizer tok = start.tokenizer();
       LlamaConfig mc = model.config();
-      if (mc.padTokenId() < 0 || mc.padTokenId() == mc.eosTokenId()) {
-        model.close();
-        throw new UserError("checkpoint " + initPath + " has " + (mc.padTokenId() < 0 ? "no pad token"
-            : "pad = eos") + ": a reward model is read at the last token that is not padding, so it needs a pad"
-            + " token distinct from eos");
-      }
       int maxLen = Math.min(c.maxSeqLen, mc.maxPositionEmbeddings());
       Kept train = keep(trainRows, tok, maxLen);
       Kept eval = keep(evalRows, tok, maxLen);
@@ -186,6 +182,28 @@ public final class RewardStage implements Stage {
                   result.evalAfter().accuracy(), result.evalBefore().accuracy(), eval.pairs().size())));
       model.close();
     }
+  }
+
+  /**
+   * The starting checkpoint with a score head (a new one drawn from {@code seed}, or the checkpoint's own), and its
+   * tokenizer; a checkpoint without a pad token distinct from eos is a one-line error, since the head of an outcome
+   * model is read at the last token that is not padding.
+   */
+  static Models.Loaded scoreHeadModel(String initPath, long seed, NDManager manager) {
+    LlamaModel model;
+    TextTokenizer tok;
+    try (HfCheckpoint start = Models.checkpoint("starting checkpoint", initPath, manager)) {
+      tok = Models.tokenizer(initPath, start);
+      model = start.model().withScoreHead(seed, manager);
+    }
+    LlamaConfig mc = model.config();
+    if (mc.padTokenId() < 0 || mc.padTokenId() == mc.eosTokenId()) {
+      model.close();
+      throw new UserError("checkpoint " + initPath + " has " + (mc.padTokenId() < 0 ? "no pad token"
+          : "pad = eos") + ": a reward model is read at the last token that is not padding, so it needs a pad"
+          + " token distinct from eos");
+    }
+    return new Models.Loaded(model, tok, initPath);
   }
 
   /** The columns a pair is read from: {@link PreferencePairs#COLUMNS}, then the margin. */

@@ -54,7 +54,7 @@ public final class Pickers {
    * minimum (the weakest step) of its step probabilities. A solution with no step scores 1 by either, as an empty
    * product and an empty minimum over probabilities do.
    */
-  static double aggregate(Candidate c, boolean product) {
+  public static double aggregate(Candidate c, boolean product) {
     if (c.stepScores() == null) throw new IllegalArgumentException("the prm pickers need step scores");
     double v = 1;
     for (double p : c.stepScores()) v = product ? v * p : Math.min(v, p);
