@@ -12,27 +12,27 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
  * <p>Each step is tokenized on its own with its separator, so a step ends on a token boundary whatever the
  * tokenizer (a merge across the newline would leave no token to read); the prompt is tokenized as
  * {@link TokenSequence#promptIds} does. A step score depends only on the tokens up to its end (the decoder is
- * causal), so what follows the last step, such as the final answer line, changes none of them and is left out.
+ * causal), so what follows the last step, the final answer line, changes none of them and is left out.
  *
  * @param sequence the tokens, scored from the first step on
  * @param stepEnds for each step, the index in {@code sequence.ids()} of its last token
  */
 public record StepSequence(TokenSequence sequence, int[] stepEnds) {
-  /** What ends a step: a completion's steps are its lines that end with it. */
+  /** What ends a step line. */
   public static final String SEPARATOR = "\n";
 
   /**
-   * The steps of a completion: each line that ends with a newline, without it. A last line with no newline after it
-   * (the final answer {@code #### N} of the built-in task) is not a step, and a completion with no newline has none.
+   * The steps of a completion: its lines but the last non-empty one, which is the final answer ({@code #### N} in the
+   * built-in task) and graded as an outcome, not as a step; trailing empty lines are dropped first. So
+   * {@code "=33-5\n=28\n#### 28"} and {@code "=33-5\n=28\n#### 28\n"} both have the steps {@code =33-5} and
+   * {@code =28}, as a {@code step_labels} row of the same solution does, and a one-line completion has none.
    */
   public static List<String> steps(String completion) {
-    List<String> steps = new ArrayList<>();
-    int from = 0;
-    for (int nl = completion.indexOf(SEPARATOR, from); nl >= 0; nl = completion.indexOf(SEPARATOR, from)) {
-      steps.add(completion.substring(from, nl));
-      from = nl + SEPARATOR.length();
+    List<String> lines = new ArrayList<>(List.of(completion.split(SEPARATOR, -1)));
+    while (!lines.isEmpty() && lines.get(lines.size() - 1).isEmpty()) {
+      lines.remove(lines.size() - 1);
     }
-    return steps;
+    return lines.isEmpty() ? List.of() : List.copyOf(lines.subList(0, lines.size() - 1));
   }
 
   /** {@code [bos] + prompt} then each step with its separator, and where each step ends. */

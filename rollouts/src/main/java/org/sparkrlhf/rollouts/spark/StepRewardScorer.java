@@ -20,7 +20,7 @@ import org.sparkrlhf.core.model.LlamaModel;
 /**
  * A Spark ML transformer ({@link BroadcastModelTransformer}) that adds per-step scores to any frame of prompt and
  * completion text, scored on the executors by a broadcast process reward model: for each step of the completion (each
- * line that ends with a newline, {@link StepSequence#steps}), the model's probability σ(z) that the step is correct,
+ * line but the final answer, {@link StepSequence#steps}), the model's probability σ(z) that the step is correct,
  * z being the head at the step's newline, the position and sequence the PRM trainer reads.
  *
  * <pre>
