@@ -17,6 +17,7 @@ import org.sparkrlhf.jobs.stages.GrpoStage;
 import org.sparkrlhf.jobs.stages.PpoStage;
 import org.sparkrlhf.jobs.stages.BestOfNStage;
 import org.sparkrlhf.jobs.stages.RbrStage;
+import org.sparkrlhf.jobs.stages.SelfTrainStage;
 import org.sparkrlhf.jobs.stages.ShepherdStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
 import org.sparkrlhf.jobs.stages.PairsStage;
@@ -33,7 +34,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }
