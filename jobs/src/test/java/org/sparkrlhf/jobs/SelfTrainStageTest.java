@@ -24,7 +24,8 @@ import org.sparkrlhf.core.lake.Tables;
 
 /**
  * selftrain on a tiny data → sft lake: rounds write their samples, kept solutions and checkpoints; and the stage
- * never reads an answer: the same prompts with every answer wrong or missing give the same data and weights.
+ * never reads an answer: the same prompts with every answer wrong or missing give the same data and weights. On the
+ * same lake, hindsight: rollouts placed after the feedback their grade earned, and eval under the positive one.
  */
 class SelfTrainStageTest {
   static SparkSession spark;
@@ -94,6 +95,54 @@ class SelfTrainStageTest {
         .select("path").as(Encoders.STRING()).first();
     assertArrayEquals(Files.readAllBytes(Path.of(w1, "model.safetensors")),
         Files.readAllBytes(Path.of(w2, "model.safetensors")), "the same weights");
+  }
+
+  @Test
+  void hindsightTrainsAfterTheFeedbackAndIsEvaluatedUnderThePositiveOne() throws Exception {
+    Lake lake = new Lake(spark, lakeRoot);
+    List<String> settings = concat("rollouts.limit=6", "rollouts.num_samples=2", "rollouts.max_new_tokens=40",
+        "rollouts.threads=1", "rollouts.checkpoint=" + sft(lake), "hindsight.init_checkpoint=" + sft(lake),
+        "hindsight.steps=3", "hindsight.batch_size=4", "hindsight.threads=1", "eval.limit=4", "eval.k=0",
+        "eval.max_new_tokens=40", "eval.threads=1", "eval.model=hindsight");
+    Stages.run(spark, lakeRoot, "h1", "rollouts", StageConfigs.load(null, settings));
+    JsonNode h = new ObjectMapper().readTree(Files.readString(Path.of(
+        Stages.run(spark, lakeRoot, "h1", "hindsight", StageConfigs.load(null, settings)))));
+    assertEquals(12, h.get("rollouts").asInt());
+    // each demonstration's prompt is the rollout's prompt and the feedback its grade earned, by the checker
+    var rolled = lake.read(Tables.ROLLOUTS).filter("run_id = 'h1' AND stage = 'rollouts'")
+        .select("prompt_id", "sample_index", "prompt", "completion").collectAsList();
+    var demos = lake.read(Tables.SFT_DEMOS).filter("dataset = 'arith-hindsight-h1'").collectAsList();
+    assertEquals(12, demos.size());
+    for (var r : rolled) {
+      boolean ok = org.sparkrlhf.core.task.Checker.grade(r.getString(2), r.getString(3)).correct();
+      String id = r.getString(0) + "-0-" + r.getInt(1);
+      var d = demos.stream().filter(x -> x.<String>getAs("id").equals(id)).findFirst().orElseThrow();
+      assertEquals(r.getString(2) + (ok ? "#+\n" : "#-\n"), d.<String>getAs("prompt"));
+      assertEquals(r.getString(3), d.<String>getAs("completion"));
+    }
+    // eval reads the positive feedback from the checkpoint and generates after it: the greedy completions are the
+    // model's on prompt + "#+\n", computed here directly
+    JsonNode e = new ObjectMapper().readTree(Files.readString(Path.of(
+        Stages.run(spark, lakeRoot, "h1", "eval-hindsight-train", StageConfigs.load(null, settings)))));
+    assertEquals("#+\n", e.get("prompt_suffix").asText());
+    String checkpoint = e.get("checkpoint").asText();
+    List<String> lines = Files.readAllLines(Path.of(lakeRoot.replace("file:", ""), "runs", "h1",
+        "eval-hindsight-train", "completions.jsonl"));
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+        org.sparkrlhf.core.model.HfCheckpoint ck = org.sparkrlhf.core.model.HfCheckpoint.load(checkpoint, m)) {
+      var tok = org.sparkrlhf.core.tokenizer.HfTokenizer.fromJson(ck.tokenizerJson());
+      List<org.sparkrlhf.rollouts.engine.PromptRef> refs = new java.util.ArrayList<>();
+      List<String> expected = new java.util.ArrayList<>();
+      for (String line : lines) {
+        JsonNode j = new ObjectMapper().readTree(line);
+        refs.add(new org.sparkrlhf.rollouts.engine.PromptRef(j.get("id").asText(), j.get("prompt").asText() + "#+\n", 0));
+        expected.add(j.get("completion").asText());
+      }
+      List<String> direct = org.sparkrlhf.rollouts.engine.GenerationEngine.generate(ck.model(), tok, refs,
+          org.sparkrlhf.rollouts.engine.SamplingParams.greedy(40), 64).stream()
+          .map(org.sparkrlhf.rollouts.engine.Completion::text).toList();
+      assertEquals(expected, direct);
+    }
   }
 
   static List<String> concat(String... more) {

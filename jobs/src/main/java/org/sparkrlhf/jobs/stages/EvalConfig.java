@@ -33,6 +33,12 @@ public class EvalConfig {
    * when it exists. Empty = none. Default {@code auto}.
    */
   public String baseline = "auto";
+  /**
+   * Text appended to every prompt the model generates from (the completion is still graded against the prompt
+   * alone); empty = the {@code prompt_suffix} the checkpoint's provenance names, if any: a Chain of Hindsight policy
+   * is evaluated under its positive feedback without being told. Default empty.
+   */
+  public String promptSuffix = "";
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
   public int threads = 0;
 }

@@ -36,6 +36,9 @@ import org.sparkrlhf.rollouts.engine.SamplingParams;
 public final class EvalStage implements Stage {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** The provenance key of the text a checkpoint's policy expects after every prompt (Chain of Hindsight's). */
+  static final String PROMPT_SUFFIX = "prompt_suffix";
+
   /** One problem: id, prompt, reference answer. */
   record Problem(String id, String prompt, String answer) {}
 
@@ -84,9 +87,14 @@ public final class EvalStage implements Stage {
     }
 
     try (NDManager manager = NDManager.newBaseManager()) {
-      Models.Loaded loaded = Models.load(checkpoint, manager);
+      org.sparkrlhf.core.model.HfCheckpoint ck = Models.checkpoint("checkpoint", checkpoint, manager);
+      Models.Loaded loaded = new Models.Loaded(ck.model(), Models.tokenizer(checkpoint, ck), checkpoint);
+      // A policy trained to answer after a feedback text (hindsight) names it in its provenance.
+      Object trained = ck.provenance().get(PROMPT_SUFFIX);
+      String suffix = !c.promptSuffix.isEmpty() || !(trained instanceof String t) ? c.promptSuffix : t;
       List<PromptRef> refs = new ArrayList<>();
-      for (Problem p : problems) refs.add(new PromptRef(p.id(), p.prompt(), 0));
+      // Generation sees the prompt and the suffix (Chain of Hindsight's positive feedback); grading, the prompt.
+      for (Problem p : problems) refs.add(new PromptRef(p.id(), p.prompt() + suffix, 0));
       long t0 = System.nanoTime();
       List<Completion> greedy = GenerationEngine.generate(
           loaded.model(), loaded.tokenizer(), refs, SamplingParams.greedy(c.maxNewTokens), c.batchSize);
@@ -123,7 +131,7 @@ public final class EvalStage implements Stage {
         List<Problem> subset = c.sampledProblems > 0 && c.sampledProblems < n ? problems.subList(0, c.sampledProblems) : problems;
         sampled = subset.size();
         List<PromptRef> sRefs = new ArrayList<>();
-        for (Problem p : subset) for (int j = 0; j < c.k; j++) sRefs.add(new PromptRef(p.id(), p.prompt(), j));
+        for (Problem p : subset) for (int j = 0; j < c.k; j++) sRefs.add(new PromptRef(p.id(), p.prompt() + suffix, j));
         SamplingParams sp = SamplingParams.defaults().withTemperature(c.temperature)
             .withMaxNewTokens(c.maxNewTokens).withSeed(c.seed);
         List<Completion> samples = GenerationEngine.generate(loaded.model(), loaded.tokenizer(), sRefs, sp, c.batchSize);
@@ -157,7 +165,7 @@ public final class EvalStage implements Stage {
       }
       metrics.flush();
       ctx.put("n", n).put("greedy_accuracy", acc).put("greedy_accuracy_stderr", stderr)
-          .put("format_rate", formatted / (double) n).put("checkpoint", checkpoint)
+          .put("format_rate", formatted / (double) n).put("checkpoint", checkpoint).put("prompt_suffix", suffix)
           .put("completions", completionsPath)
           .put("source", c.prompts.isBlank() ? c.dataset + "/" + c.split : c.prompts)
           .put("k", c.k).put("sampled_problems", sampled)

@@ -2,7 +2,6 @@ package org.sparkrlhf.jobs.stages;
 
 import static org.apache.spark.sql.functions.col;
 
-import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,21 +13,16 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.sparkrlhf.core.UserError;
-import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.task.Checker;
-import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.reward.rules.MajorityVote;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
 import org.sparkrlhf.rollouts.spark.DistributedRollouts;
 import org.sparkrlhf.rollouts.spark.ModelBroadcast;
-import org.sparkrlhf.sft.SftConfig;
-import org.sparkrlhf.sft.SftTrainer;
 
 /**
  * {@code selftrain}: self-improvement without labels (Huang et al. 2022, "Large Language Models Can Self-Improve").
@@ -136,8 +130,14 @@ public final class SelfTrainStage implements Stage {
       }
       long demosVersion = lake.insertNew(Tables.SFT_DEMOS, lake.frame(Tables.SFT_DEMOS, kept).drop("created_at"));
 
-      double[] trained = new double[2];
-      policy = fineTune(ctx, c, policy, kept, round, checkpoints, demosVersion, trained);
+      Map<String, Object> provenance = new LinkedHashMap<>();
+      provenance.put("round", round);
+      provenance.put("config", c);
+      FineTune.Done done = FineTune.run(ctx, c, c.steps, c.batchSize, c.seed + round, c.maxSeqLen, policy,
+          kept.stream().map(k -> new String[] {k.getString(3), k.getString(4)}).toList(), checkpoints, round,
+          demosVersion, provenance);
+      policy = done.checkpoint();
+      double[] trained = {done.trainLoss(), done.trainSeconds()};
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("round", round);
       r.put("prompts", byPrompt.size());
@@ -191,56 +191,5 @@ public final class SelfTrainStage implements Stage {
     return lake.read(Tables.ROLLOUTS).filter(col("run_id").equalTo(ctx.runId())
             .and(col("stage").equalTo(ctx.stage())).and(col("iteration").equalTo(round)))
         .select("prompt_id", "sample_index", "prompt", "completion").collectAsList();
-  }
-
-  /** Fine-tunes {@code policy} on the kept solutions; returns the round's checkpoint. */
-  private static String fineTune(RunContext ctx, SelfTrainConfig c, String policy, List<Row> kept, int round,
-      Checkpoints checkpoints, long demosVersion, double[] out) {
-    SftConfig s = new SftConfig();
-    s.lr = c.lr;
-    s.warmupSteps = c.warmupSteps;
-    s.minLrRatio = c.minLrRatio;
-    s.weightDecay = c.weightDecay;
-    s.beta1 = c.beta1;
-    s.beta2 = c.beta2;
-    s.gradClip = c.gradClip;
-    s.maxSkippedSteps = c.maxSkippedSteps;
-    s.batchSize = c.batchSize;
-    s.maxSteps = c.steps;
-    s.seed = c.seed + round;
-    s.evalEvery = 0;
-    s.evalAccuracyProblems = 0;
-    s.checkpointEvery = 0;
-    s.logEvery = Math.max(1, c.steps / 4);
-    try (NDManager manager = NDManager.newBaseManager()) {
-      Models.Loaded start = Models.load(policy, manager);
-      LlamaModel model = start.model();
-      TextTokenizer tok = start.tokenizer();
-      int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
-      List<TokenSequence> train = new ArrayList<>();
-      for (Row r : kept) {
-        TokenSequence e = SftTrainer.example(tok, r.getString(3), r.getString(4));
-        if (e.length() <= maxLen) train.add(e);
-      }
-      Map<String, Object> provenance = new LinkedHashMap<>();
-      provenance.put("run_id", ctx.runId());
-      provenance.put("stage", ctx.stage());
-      provenance.put("round", round);
-      provenance.put("data_versions", Map.of(Tables.SFT_DEMOS, demosVersion));
-      provenance.put("parent", policy);
-      provenance.put("config", c);
-      String[] saved = new String[1];
-      SftTrainer.Result result = checkpoints.training(() -> new SftTrainer(s).train(model, train, List.of(), null,
-          new SftTrainer.Hooks() {
-            @Override
-            public void onCheckpoint(int step, LlamaModel m) {
-              saved[0] = checkpoints.save(round, m, tok, provenance);
-            }
-          }), () -> {});
-      out[0] = result.trainLoss();
-      out[1] = result.trainSeconds();
-      model.close();
-      return saved[0];
-    }
   }
 }
