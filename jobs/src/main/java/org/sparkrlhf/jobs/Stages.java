@@ -18,6 +18,7 @@ import org.sparkrlhf.jobs.stages.PpoStage;
 import org.sparkrlhf.jobs.stages.BestOfNStage;
 import org.sparkrlhf.jobs.stages.RbrStage;
 import org.sparkrlhf.jobs.stages.HindsightStage;
+import org.sparkrlhf.jobs.stages.RsDpoStage;
 import org.sparkrlhf.jobs.stages.SelfTrainStage;
 import org.sparkrlhf.jobs.stages.ShepherdStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
@@ -35,7 +36,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }
