@@ -19,6 +19,7 @@ import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.task.Checker;
 import org.sparkrlhf.core.task.Expression;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.reward.model.HeadTraining;
 import org.sparkrlhf.reward.model.HeldOut;
 import org.sparkrlhf.reward.model.RewardConfig;
 import org.sparkrlhf.reward.process.PrmMetrics;
@@ -111,10 +112,10 @@ final class ProcessRewardTraining {
       String[] lastCheckpoint = new String[1];
       PrmTrainer trainer = new PrmTrainer(c);
       int total = trainer.plannedSteps(train.examples().size());
-      PrmTrainer.Result result = checkpoints.training(() -> trainer.train(model, train.examples(), eval.examples(),
-          new PrmTrainer.Hooks() {
+      HeadTraining.Result<PrmMetrics> result = checkpoints.training(() -> trainer.train(model, train.examples(), eval.examples(),
+          new HeadTraining.Hooks<PrmMetrics>() {
             @Override
-            public void onStep(PrmTrainer.StepStats s) {
+            public void onStep(HeadTraining.Step<PrmMetrics> s) {
               metrics.add(s.step(), "lr", s.lr());
               metrics.add(s.step(), "grad_norm", s.gradNorm());
               metrics.add(s.step(), "skipped_steps", s.skippedSteps());

@@ -21,6 +21,7 @@ import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.dpo.train.PreferencePairs;
 import org.sparkrlhf.jobs.Stage;
+import org.sparkrlhf.reward.model.HeadTraining;
 import org.sparkrlhf.reward.model.HeldOut;
 import org.sparkrlhf.reward.model.RewardConfig;
 import org.sparkrlhf.reward.model.RewardMetrics;
@@ -132,10 +133,10 @@ public final class RewardStage implements Stage {
       String[] lastCheckpoint = new String[1];
       RewardModelTrainer trainer = new RewardModelTrainer(c);
       int total = trainer.plannedSteps(train.pairs().size());
-      RewardModelTrainer.Result result = checkpoints.training(() -> trainer.train(model, train.pairs(), eval.pairs(),
-          new RewardModelTrainer.Hooks() {
+      HeadTraining.Result<RewardMetrics> result = checkpoints.training(() -> trainer.train(model, train.pairs(), eval.pairs(),
+          new HeadTraining.Hooks<RewardMetrics>() {
             @Override
-            public void onStep(RewardModelTrainer.StepStats s) {
+            public void onStep(HeadTraining.Step<RewardMetrics> s) {
               metrics.add(s.step(), "lr", s.lr());
               metrics.add(s.step(), "grad_norm", s.gradNorm());
               metrics.add(s.step(), "skipped_steps", s.skippedSteps());
@@ -164,7 +165,7 @@ public final class RewardStage implements Stage {
       ctx.put("dataset", dataset)
           .put("init_checkpoint", initPath)
           .put("pairs_read", trainRows.size() + evalRows.size())
-          .put("pairs", result.pairs())
+          .put("pairs", result.examples())
           .put("eval_pairs", eval.pairs().size())
           .put("skipped_invalid", train.encoded().invalid() + eval.encoded().invalid())
           .put("skipped_too_long", train.encoded().tooLong() + eval.encoded().tooLong())
@@ -176,7 +177,7 @@ public final class RewardStage implements Stage {
           .put("train_seconds", result.trainSeconds())
           .put("checkpoint", lastCheckpoint[0]);
       RewardMetrics last = result.last().metrics();
-      ctx.summary(String.format("%d pairs, %d steps, last loss %.4f accuracy %.3f%s", result.pairs(), result.steps(),
+      ctx.summary(String.format("%d pairs, %d steps, last loss %.4f accuracy %.3f%s", result.examples(), result.steps(),
           last.loss(), last.accuracy(), result.evalAfter() == null ? ", no held-out pairs"
               : String.format("; held-out accuracy %.3f (before training %.3f) on %d pairs",
                   result.evalAfter().accuracy(), result.evalBefore().accuracy(), eval.pairs().size())));
@@ -226,7 +227,7 @@ public final class RewardStage implements Stage {
     return new Kept(pairs, encoded);
   }
 
-  private static Map<String, Object> stepReport(RewardModelTrainer.StepStats s) {
+  private static Map<String, Object> stepReport(HeadTraining.Step<RewardMetrics> s) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("step", s.step());
     m.put("lr", s.lr());

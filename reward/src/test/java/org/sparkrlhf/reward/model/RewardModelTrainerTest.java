@@ -118,8 +118,8 @@ class RewardModelTrainerTest {
       List<RewardPair> train = pairs(48, 0);
       List<RewardPair> eval = pairs(12, 50);
       List<Integer> evalSteps = new ArrayList<>();
-      RewardModelTrainer.Result r = new RewardModelTrainer(config()).train(rm, train, eval,
-          new RewardModelTrainer.Hooks() {
+      HeadTraining.Result<RewardMetrics> r = new RewardModelTrainer(config()).train(rm, train, eval,
+          new HeadTraining.Hooks<RewardMetrics>() {
             @Override
             public void onEval(int step, RewardMetrics metrics) {
               evalSteps.add(step);
@@ -141,7 +141,7 @@ class RewardModelTrainerTest {
     String folder = dir.resolve("rm").toString();
     RewardMetrics before;
     try (NDManager m = manager.newSubManager(); LlamaModel rm = policy.withScoreHead(11, m)) {
-      new RewardModelTrainer(c).train(rm, pairs(16, 0), List.of(), new RewardModelTrainer.Hooks() {});
+      new RewardModelTrainer(c).train(rm, pairs(16, 0), List.of(), new HeadTraining.Hooks<RewardMetrics>() {});
       before = new RewardModelTrainer(c).evaluate(rm, eval);
       HfCheckpoint.save(rm, TOK.toTokenizerJson(), Map.of("stage", "reward"), folder);
     }

@@ -23,6 +23,7 @@ import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
+import org.sparkrlhf.reward.model.HeadTraining;
 import org.sparkrlhf.reward.model.RewardConfig;
 
 /** Where a PRM is read, that it learns which step is wrong, and that its checkpoint reloads to the same scores. */
@@ -101,8 +102,8 @@ class PrmTrainerTest {
   void trainingFindsTheWrongStepOnHeldOutSolutions() {
     try (NDManager m = manager.newSubManager(); LlamaModel prm = policy.withScoreHead(11, m)) {
       List<Integer> evalSteps = new ArrayList<>();
-      PrmTrainer.Result r = new PrmTrainer(config()).train(prm, examples(48, 0), examples(12, 60),
-          new PrmTrainer.Hooks() {
+      HeadTraining.Result<PrmMetrics> r = new PrmTrainer(config()).train(prm, examples(48, 0), examples(12, 60),
+          new HeadTraining.Hooks<PrmMetrics>() {
             @Override
             public void onEval(int step, PrmMetrics metrics) {
               evalSteps.add(step);
@@ -124,7 +125,7 @@ class PrmTrainerTest {
     String folder = dir.resolve("prm").toString();
     float[] before;
     try (NDManager m = manager.newSubManager(); LlamaModel prm = policy.withScoreHead(11, m)) {
-      new PrmTrainer(c).train(prm, examples(16, 0), List.of(), new PrmTrainer.Hooks() {});
+      new PrmTrainer(c).train(prm, examples(16, 0), List.of(), new HeadTraining.Hooks<PrmMetrics>() {});
       before = PrmTrainer.stepLogits(prm, eval, 3);
       HfCheckpoint.save(prm, TOK.toTokenizerJson(), Map.of("stage", "reward"), folder);
     }
