@@ -85,14 +85,84 @@ public final class Lake {
     if (ensured.contains(table)) return;
     Tables.Table t = Tables.get(table);
     String path = path(table);
-    if (!DeltaTable.isDeltaTable(spark, path)) {
-      DeltaTable.createIfNotExists(spark)
-          .location(path)
-          .addColumns(t.schema())
-          .comment(t.description())
-          .execute();
-    }
+    // Two stages creating the same table at once: the loser's commit conflicts, and its retry finds the table.
+    retrying(table, () -> {
+      if (!DeltaTable.isDeltaTable(spark, path)) {
+        DeltaTable.createIfNotExists(spark)
+            .location(path)
+            .addColumns(t.schema())
+            .comment(t.description())
+            .execute();
+      }
+      return null;
+    });
     ensured.add(table);
+  }
+
+  /**
+   * Attempts of a write that conflicts with concurrent writers (Delta's optimistic concurrency: another stage
+   * committed first) before it is an error. The writes are idempotent (insert-only MERGEs on the key, appends with a
+   * transaction id), so trying again after a conflict can add nothing twice. Default 10.
+   */
+  public static final int DEFAULT_WRITE_ATTEMPTS = 10;
+
+  private int writeAttempts = DEFAULT_WRITE_ATTEMPTS;
+  private final java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Sets the attempts a conflicting write gets (1 = no retry); returns this lake. */
+  public Lake writeAttempts(int attempts) {
+    if (attempts < 1) throw new IllegalArgumentException("write attempts must be >= 1, got " + attempts);
+    this.writeAttempts = attempts;
+    return this;
+  }
+
+  /** How many write attempts of this lake object lost to a concurrent writer and were tried again. */
+  public int conflictsRetried() {
+    return conflicts.get();
+  }
+
+  /** Runs {@code write}, again after a concurrent-modification conflict, with a doubling, jittered backoff. */
+  private <T> T retrying(String table, java.util.function.Supplier<T> write) {
+    long wait = 50;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return write.get();
+      } catch (RuntimeException e) {
+        if (!isConflict(e)) throw e;
+        if (attempt >= writeAttempts) {
+          throw new UserError("write to " + table + " still conflicts with concurrent writers after " + attempt
+              + " attempts: " + firstLine(conflictOf(e)), e);
+        }
+        conflicts.incrementAndGet();
+        try {
+          Thread.sleep(wait + java.util.concurrent.ThreadLocalRandom.current().nextLong(wait));
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        wait = Math.min(2 * wait, 2000);
+      }
+    }
+  }
+
+  /** A concurrent-modification conflict of Delta anywhere in the cause chain. */
+  static boolean isConflict(Throwable e) {
+    return conflictOf(e) != null;
+  }
+
+  private static Throwable conflictOf(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.delta.exceptions.DeltaConcurrentModificationException
+          || t instanceof org.apache.spark.sql.delta.DeltaConcurrentModificationException) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  private static String firstLine(Throwable t) {
+    String m = t == null || t.getMessage() == null ? String.valueOf(t) : t.getMessage();
+    return m.lines().findFirst().orElse(m);
   }
 
   public void ensureAll() {
@@ -196,6 +266,10 @@ public final class Lake {
   public Inserted insertNewCounted(String table, Dataset<Row> df) {
     ensure(table);
     Dataset<Row> rows = conform(table, df);
+    return retrying(table, () -> merge(table, rows));
+  }
+
+  private Inserted merge(String table, Dataset<Row> rows) {
     List<String> key = Tables.get(table).key();
     String cond = key.stream().map(k -> "t.`" + k + "` = s.`" + k + "`").collect(Collectors.joining(" AND "));
     long inserted;
@@ -224,6 +298,10 @@ public final class Lake {
   public long appendOnce(String table, Dataset<Row> df, String appId, long txnVersion) {
     ensure(table);
     Dataset<Row> rows = conform(table, df);
+    return retrying(table, () -> append(table, rows, appId, txnVersion));
+  }
+
+  private long append(String table, Dataset<Row> rows, String appId, long txnVersion) {
     try {
       rows.write()
           .format("delta")
