@@ -15,7 +15,12 @@ public class SelfTrainConfig extends ScheduledOptimizerSettings {
   public String dataset = "arith";
   /** Split of those prompts. Default {@code train}. */
   public String split = "train";
-  /** Prompts per round (the first by id); 0 = all. Default 4000. */
+  /**
+   * Prompts skipped before the ones sampled (the first by id): a run whose SFT read the first {@code sft.max_demos}
+   * demonstrations skips as many, so self-training sees only prompts it has no solution for. Default 0.
+   */
+  public int offset = 0;
+  /** Prompts per round (the first by id after {@link #offset}); 0 = all. Default 4000. */
   public int prompts = 4000;
   /** Rounds of sample → vote → fine-tune, each from the previous round's policy. Default 3. */
   public int rounds = 3;
@@ -56,7 +61,7 @@ public class SelfTrainConfig extends ScheduledOptimizerSettings {
     List<String> p = new ArrayList<>();
     if (rounds < 1) p.add("selftrain.rounds must be >= 1");
     if (samples < 2) p.add("selftrain.samples must be >= 2 (a vote needs voters)");
-    if (prompts < 0) p.add("selftrain.prompts must be >= 0");
+    if (prompts < 0 || offset < 0) p.add("selftrain.prompts and selftrain.offset must be >= 0");
     if (!(confidence >= 0 && confidence < 1)) p.add("selftrain.confidence must be in [0, 1)");
     if (maxPerPrompt < 0) p.add("selftrain.max_per_prompt must be >= 0");
     if (steps < 1 || batchSize < 1 || generationBatchSize < 1) {

@@ -73,6 +73,7 @@ public final class SelfTrainStage implements Stage {
     Dataset<Row> prompts = lake.read(Tables.PROMPTS)
         .filter(col("dataset").equalTo(c.dataset).and(col("split").equalTo(c.split)))
         .select(col("id").as("prompt_id"), col("prompt"), col("dataset")).orderBy("prompt_id");
+    if (c.offset > 0) prompts = prompts.offset(c.offset);
     if (c.prompts > 0) prompts = prompts.limit(c.prompts);
     prompts = prompts.cache();
     long nPrompts = prompts.count();
