@@ -87,10 +87,9 @@ public final class EvalStage implements Stage {
     }
 
     try (NDManager manager = NDManager.newBaseManager()) {
-      org.sparkrlhf.core.model.HfCheckpoint ck = Models.checkpoint("checkpoint", checkpoint, manager);
-      Models.Loaded loaded = new Models.Loaded(ck.model(), Models.tokenizer(checkpoint, ck), checkpoint);
+      Models.Loaded loaded = Models.load(checkpoint, manager);
       // A policy trained to answer after a feedback text (hindsight) names it in its provenance.
-      Object trained = ck.provenance().get(PROMPT_SUFFIX);
+      Object trained = loaded.provenance().get(PROMPT_SUFFIX);
       String suffix = !c.promptSuffix.isEmpty() || !(trained instanceof String t) ? c.promptSuffix : t;
       List<PromptRef> refs = new ArrayList<>();
       // Generation sees the prompt and the suffix (Chain of Hindsight's positive feedback); grading, the prompt.

@@ -1,16 +1,13 @@
 package org.sparkrlhf.jobs.stages;
 
-import static org.apache.spark.sql.functions.col;
 
 import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
@@ -62,32 +59,22 @@ public final class HindsightStage implements Stage {
     Hindsight feedback = new Hindsight(c.positive, c.negative);
     String sourceRun = c.sourceRun.isBlank() ? ctx.runId() : c.sourceRun;
     String policy = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
-    Dataset<Row> prompts = lake.read(Tables.PROMPTS)
-        .filter(col("dataset").equalTo(c.dataset).and(col("split").equalTo(c.split)))
-        .select(col("id").as("pid"), col("answer"));
-    Dataset<Row> rows = lake.read(Tables.ROLLOUTS)
-        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(c.sourceStage))
-            .and(col("dataset").equalTo(c.dataset)))
-        .join(prompts, col("prompt_id").equalTo(col("pid")))
-        .select("prompt_id", "iteration", "sample_index", "prompt", "completion", "answer")
-        .orderBy("prompt_id", "iteration", "sample_index");
-    if (c.limit > 0) rows = rows.limit(c.limit);
-    List<Row> read = rows.collectAsList();
-    if (read.isEmpty()) {
-      throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + c.sourceStage + "' dataset '"
-          + c.dataset + "' split '" + c.split + "' in " + lake.path(Tables.ROLLOUTS) + " (run the rollouts stage first)");
-    }
+    List<Row> read = SourceRollouts.read(lake, sourceRun, c.sourceStage, c.dataset, c.split, c.limit).collectAsList();
+    if (read.isEmpty()) throw SourceRollouts.none(lake, "rollouts", sourceRun, c.sourceStage, c.dataset, c.split);
     String demos = c.dataset + "-hindsight-" + ctx.runId();
     List<Row> out = new ArrayList<>(read.size());
     List<String[]> train = new ArrayList<>(read.size());
     int correct = 0;
     for (Row r : read) {
-      boolean ok = OutcomeGrading.correct(r.getString(4), r.getString(5));
+      String completion = r.getAs("completion");
+      boolean ok = OutcomeGrading.correct(completion, r.getAs("answer"));
       correct += ok ? 1 : 0;
-      String prompt = feedback.trainingPrompt(r.getString(3), ok);
-      out.add(RowFactory.create(demos, "train", r.getString(0) + "-" + r.getInt(1) + "-" + r.getInt(2), prompt,
-          r.getString(4), "hindsight:run=" + sourceRun + ",stage=" + c.sourceStage, ctx.runId(), null));
-      train.add(new String[] {prompt, r.getString(4)});
+      String prompt = feedback.trainingPrompt(r.getAs("prompt"), ok);
+      String id = r.<String>getAs("prompt_id") + "-" + r.<Integer>getAs("iteration") + "-"
+          + r.<Integer>getAs("sample_index");
+      out.add(RowFactory.create(demos, "train", id, prompt, completion,
+          "hindsight:run=" + sourceRun + ",stage=" + c.sourceStage, ctx.runId(), null));
+      train.add(new String[] {prompt, completion});
     }
     long version = lake.insertNew(Tables.SFT_DEMOS, lake.frame(Tables.SFT_DEMOS, out).drop("created_at"));
     System.out.printf("hindsight: %d rollouts of %s/%s (%.1f %% correct) as demonstrations after their feedback;"

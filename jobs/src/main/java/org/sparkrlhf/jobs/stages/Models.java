@@ -15,8 +15,11 @@ import org.sparkrlhf.sft.ModelSpec;
 final class Models {
   private Models() {}
 
-  /** A model, its tokenizer, and a description of where they came from (for provenance). */
-  record Loaded(LlamaModel model, TextTokenizer tokenizer, String source) {}
+  /**
+   * A model, its tokenizer, a description of where they came from (for provenance), and the provenance the
+   * checkpoint itself carries (empty for a new model).
+   */
+  record Loaded(LlamaModel model, TextTokenizer tokenizer, String source, java.util.Map<String, Object> provenance) {}
 
   /** Starts the PyTorch engine on the driver and sets its intra-op threads (0 = all cores). */
   static void initEngine(int threads) {
@@ -27,7 +30,7 @@ final class Models {
   /** A checkpoint folder with its tokenizer, as {@link #checkpoint}; the source is the folder. */
   static Loaded load(String checkpoint, NDManager manager) {
     HfCheckpoint ckpt = checkpoint("checkpoint", checkpoint, manager);
-    return new Loaded(ckpt.model(), tokenizer(checkpoint, ckpt), checkpoint);
+    return new Loaded(ckpt.model(), tokenizer(checkpoint, ckpt), checkpoint, ckpt.provenance());
   }
 
   /** The tokenizer of a checkpoint read by {@link #checkpoint}; a tokenizer.json it cannot read is a one-line error. */
@@ -79,7 +82,7 @@ final class Models {
       return load(checkpoint, manager);
     }
     TextTokenizer tok = new CharTokenizer();
-    return new Loaded(LlamaModel.init(spec.toConfig(tok), false, seed, manager), tok, "init:seed=" + seed);
+    return new Loaded(LlamaModel.init(spec.toConfig(tok), false, seed, manager), tok, "init:seed=" + seed, java.util.Map.of());
   }
 
   static String firstLine(Throwable e) {

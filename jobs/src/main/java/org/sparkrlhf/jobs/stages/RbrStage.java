@@ -1,6 +1,5 @@
 package org.sparkrlhf.jobs.stages;
 
-import static org.apache.spark.sql.functions.col;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigRenderOptions;
@@ -18,7 +17,6 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.lake.Lake;
-import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.jobs.Stage;
 import org.sparkrlhf.reward.model.HeldOut;
@@ -90,17 +88,7 @@ public final class RbrStage implements Stage {
     RewardFunction rules = features(c);
     RewardSpec.RuleSpec model = c.reward.learned();
 
-    Dataset<Row> prompts = lake.read(Tables.PROMPTS).filter(col("dataset").equalTo(c.dataset))
-        .select(col("id").as("pid"), col("split"), col("answer"));
-    if (!c.split.isBlank()) prompts = prompts.filter(col("split").equalTo(c.split));
-    Dataset<Row> rows = lake.read(Tables.ROLLOUTS)
-        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(c.sourceStage))
-            .and(col("dataset").equalTo(c.dataset)))
-        .join(prompts, col("prompt_id").equalTo(col("pid")))
-        .select(col("prompt_id"), col("iteration"), col("sample_index"), col("prompt"), col("completion"),
-            org.apache.spark.sql.functions.size(col("token_ids")).as("tokens"), col("finish_reason"), col("answer"))
-        .orderBy("prompt_id", "iteration", "sample_index");
-    if (c.limit > 0) rows = rows.limit(c.limit);
+    Dataset<Row> rows = SourceRollouts.read(lake, sourceRun, c.sourceStage, c.dataset, c.split, c.limit);
     List<Row> read;
     ModelBroadcast rm = null;
     try {
@@ -115,9 +103,7 @@ public final class RbrStage implements Stage {
       if (rm != null) rm.destroy();
     }
     if (read.isEmpty()) {
-      throw new UserError("no rollouts for run '" + sourceRun + "' stage '" + c.sourceStage + "' dataset '"
-          + c.dataset + "'" + (c.split.isBlank() ? "" : " split '" + c.split + "'") + " in "
-          + lake.path(Tables.ROLLOUTS) + " (run the rollouts stage first)");
+      throw SourceRollouts.none(lake, "rollouts", sourceRun, c.sourceStage, c.dataset, c.split);
     }
 
     // The feature table: one row per completion, a column per feature in spec order.
@@ -132,12 +118,13 @@ public final class RbrStage implements Stage {
     for (String n : names) schema = schema.add(n, DataTypes.DoubleType, false);
     List<Row> featureRows = new ArrayList<>(read.size());
     for (Row r : read) {
-      Map<String, Double> parts = rules == null ? Map.of() : rules.apply(new RewardInput(r.getString(3),
-          r.getString(4), r.getString(7), r.getInt(5), "length".equals(r.getString(6))
+      String promptId = r.getAs("prompt_id");
+      Map<String, Double> parts = rules == null ? Map.of() : rules.apply(new RewardInput(r.getAs("prompt"),
+          r.getAs("completion"), r.getAs("answer"), r.<Integer>getAs("tokens"), "length".equals(r.getAs("finish_reason"))
               ? RewardInput.FINISH_LENGTH : RewardInput.FINISH_STOP)).parts();
       Object[] v = new Object[2 + names.size()];
-      v[0] = r.getString(0);
-      v[1] = HeldOut.isHeldOut(r.getString(0), c.seed, c.evalShare);
+      v[0] = promptId;
+      v[1] = HeldOut.isHeldOut(promptId, c.seed, c.evalShare);
       for (int i = 0; i < names.size(); i++) {
         v[2 + i] = RewardSpec.MODEL.equals(names.get(i)) ? r.<Double>getAs("model") : parts.get(names.get(i));
       }

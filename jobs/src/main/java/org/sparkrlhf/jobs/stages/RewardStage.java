@@ -204,7 +204,7 @@ public final class RewardStage implements Stage {
           : "pad = eos") + ": a reward model is read at the last token that is not padding, so it needs a pad"
           + " token distinct from eos");
     }
-    return new Models.Loaded(model, tok, initPath);
+    return new Models.Loaded(model, tok, initPath, java.util.Map.of());
   }
 
   /** The columns a pair is read from: {@link PreferencePairs#COLUMNS}, then the margin. */

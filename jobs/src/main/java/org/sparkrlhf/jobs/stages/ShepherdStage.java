@@ -12,7 +12,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.batch.StepSequence;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
@@ -82,31 +81,21 @@ public final class ShepherdStage implements Stage {
     String out = c.name.isBlank() ? c.dataset + "-shepherd-" + ctx.runId() : c.name;
     String checkpoint = Checkpoints.orLatest(lake, ctx.runId(), c.checkpoint, c.model, "policy");
 
-    Dataset<Row> prompts = lake.read(Tables.PROMPTS).filter(col("dataset").equalTo(c.dataset))
-        .select(col("id").as("pid"), col("split"), col("answer"));
-    if (!c.split.isBlank()) prompts = prompts.filter(col("split").equalTo(c.split));
-    Dataset<Row> rollouts = lake.read(Tables.ROLLOUTS)
-        .filter(col("run_id").equalTo(sourceRun).and(col("stage").equalTo(c.sourceStage))
-            .and(col("dataset").equalTo(c.dataset)))
-        .join(prompts, col("prompt_id").equalTo(col("pid")))
-        .select("prompt_id", "iteration", "sample_index", "split", "prompt", "completion", "answer")
-        .orderBy("prompt_id", "iteration", "sample_index");
-    if (c.limit > 0) rollouts = rollouts.limit(c.limit);
+    Dataset<Row> rollouts = SourceRollouts.read(lake, sourceRun, c.sourceStage, c.dataset, c.split, c.limit);
     List<Solution> solutions = new ArrayList<>();
     int noSteps = 0;
     for (Row r : rollouts.collectAsList()) {
-      List<String> steps = StepSequence.steps(r.getString(5));
+      List<String> steps = StepSequence.steps(r.<String>getAs("completion"));
       if (steps.isEmpty()) {
         noSteps++;
         continue;
       }
-      String id = r.getString(0) + "-" + sourceRun + "-" + c.sourceStage + "-" + r.getInt(1) + "-" + r.getInt(2);
-      solutions.add(new Solution(id, r.getString(3), r.getString(4), r.getString(6), steps));
+      String id = r.<String>getAs("prompt_id") + "-" + sourceRun + "-" + c.sourceStage + "-"
+          + r.<Integer>getAs("iteration") + "-" + r.<Integer>getAs("sample_index");
+      solutions.add(new Solution(id, r.getAs("split"), r.getAs("prompt"), r.getAs("answer"), steps));
     }
     if (solutions.isEmpty()) {
-      throw new UserError("no rollouts with steps to label for run '" + sourceRun + "' stage '" + c.sourceStage
-          + "' dataset '" + c.dataset + "'" + (c.split.isBlank() ? "" : " split '" + c.split + "'") + " in "
-          + lake.path(Tables.ROLLOUTS) + " (run the rollouts stage first)");
+      throw SourceRollouts.none(lake, "rollouts with steps to label", sourceRun, c.sourceStage, c.dataset, c.split);
     }
 
     // One request per (solution, step): its prefix, continued K times on the executors.

@@ -42,16 +42,9 @@ public final class PrmTrainer implements HeadTraining.Objective<StepExample, Prm
   @Override
   public HeadTraining.Forward<PrmMetrics> forward(LlamaModel model, List<StepExample> batch, NDManager sm) {
     NDArray z = scores(model, batch, true, sm);
-    int n = 0;
-    for (StepExample e : batch) n += e.labels().length;
-    float[] y = new float[n];
-    int at = 0;
-    for (StepExample e : batch) {
-      System.arraycopy(e.labels(), 0, y, at, e.labels().length);
-      at += e.labels().length;
-    }
     float[] logits = z.toFloatArray();
-    return new HeadTraining.Forward<>(StepLabelLoss.loss(z, sm.create(y)), loss -> PrmMetrics.of(batch, logits, loss));
+    return new HeadTraining.Forward<>(StepLabelLoss.loss(z, sm.create(labels(batch))),
+        loss -> PrmMetrics.of(batch, logits, loss));
   }
 
   /** Metrics of {@code examples} without gradients, {@code eval_batch_size} per pass; null for none. */
@@ -59,15 +52,24 @@ public final class PrmTrainer implements HeadTraining.Objective<StepExample, Prm
   public PrmMetrics evaluate(LlamaModel model, List<StepExample> examples) {
     if (examples.isEmpty()) return null;
     float[] logits = stepLogits(model, examples, c.evalBatchSize);
-    double loss = 0;
-    int k = 0;
-    for (StepExample e : examples) {
-      for (float y : e.labels()) {
-        double z = logits[k++];
-        loss += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - y * z;
-      }
+    double loss;
+    try (NDManager sm = model.manager().newSubManager()) {
+      loss = StepLabelLoss.loss(sm.create(logits), sm.create(labels(examples))).getFloat();
     }
-    return PrmMetrics.of(examples, logits, loss / k);
+    return PrmMetrics.of(examples, logits, loss);
+  }
+
+  /** The step labels of {@code examples}, flattened in the order {@link #stepLogits} reads the steps. */
+  private static float[] labels(List<StepExample> examples) {
+    int n = 0;
+    for (StepExample e : examples) n += e.labels().length;
+    float[] y = new float[n];
+    int at = 0;
+    for (StepExample e : examples) {
+      System.arraycopy(e.labels(), 0, y, at, e.labels().length);
+      at += e.labels().length;
+    }
+    return y;
   }
 
   /** The head's logit at every step of {@code examples}, flattened in order, {@code batchSize} per pass. */

@@ -1,8 +1,15 @@
 package org.sparkrlhf.rollouts.spark;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * A {@link BroadcastModelTransformer} that reads a prompt and a completion per row and runs the model over
@@ -70,5 +77,22 @@ public abstract class PromptCompletionTransformer<T extends PromptCompletionTran
 
     public int getBatchSize() {
         return (Integer) $(batchSize);
+    }
+
+    /**
+     * The output schema of a reward-model transformer (outcome or process): the model must have the score head
+     * ({@code kind} names the checkpoint to publish instead), prompt and completion must be strings, and one column
+     * {@code outputCol} of {@code type} is added.
+     */
+    protected StructType withScoreColumn(StructType schema, String kind, String outputCol, DataType type) {
+        if (!requireModel().hasScoreHead()) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + " " + uid() + ": model "
+                    + getModel().modelKey() + " has no score head (score.weight); publish " + kind + " checkpoint");
+        }
+        requireColumn(schema, getPromptCol(), "promptCol", DataTypes.StringType);
+        requireColumn(schema, getCompletionCol(), "completionCol", DataTypes.StringType);
+        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
+        fields.add(outputField(schema, outputCol, type));
+        return new StructType(fields.toArray(new StructField[0]));
     }
 }

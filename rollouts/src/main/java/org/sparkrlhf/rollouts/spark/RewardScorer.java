@@ -5,7 +5,6 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.batch.PackedBatch;
 import org.sparkrlhf.core.batch.SequenceLogProbs;
@@ -13,8 +12,6 @@ import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 
 import java.io.Serializable;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
@@ -61,15 +58,7 @@ public final class RewardScorer extends PromptCompletionTransformer<RewardScorer
 
     @Override
     public StructType transformSchema(StructType schema) {
-        if (!requireModel().hasScoreHead()) {
-            throw new IllegalArgumentException("RewardScorer " + uid() + ": model " + getModel().modelKey()
-                    + " has no score head (score.weight); publish a reward model checkpoint");
-        }
-        requireColumn(schema, getPromptCol(), "promptCol", DataTypes.StringType);
-        requireColumn(schema, getCompletionCol(), "completionCol", DataTypes.StringType);
-        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
-        fields.add(outputField(schema, $(rewardCol), DataTypes.DoubleType));
-        return new StructType(fields.toArray(new StructField[0]));
+        return withScoreColumn(schema, "a reward model", $(rewardCol), DataTypes.DoubleType);
     }
 
     @Override

@@ -3,14 +3,12 @@ package org.sparkrlhf.rollouts.spark;
 import ai.djl.ndarray.NDManager;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.batch.PackedBatch;
 import org.sparkrlhf.core.batch.SequenceLogProbs;
@@ -59,15 +57,8 @@ public final class StepRewardScorer extends PromptCompletionTransformer<StepRewa
 
     @Override
     public StructType transformSchema(StructType schema) {
-        if (!requireModel().hasScoreHead()) {
-            throw new IllegalArgumentException("StepRewardScorer " + uid() + ": model " + getModel().modelKey()
-                    + " has no score head (score.weight); publish a process reward model checkpoint");
-        }
-        requireColumn(schema, getPromptCol(), "promptCol", DataTypes.StringType);
-        requireColumn(schema, getCompletionCol(), "completionCol", DataTypes.StringType);
-        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
-        fields.add(outputField(schema, $(stepScoresCol), DataTypes.createArrayType(DataTypes.DoubleType, false)));
-        return new StructType(fields.toArray(new StructField[0]));
+        return withScoreColumn(schema, "a process reward model", $(stepScoresCol),
+                DataTypes.createArrayType(DataTypes.DoubleType, false));
     }
 
     @Override
