@@ -131,7 +131,7 @@ public final class Main {
     }
     Config config = StageConfigs.load(sub.matchedOptionValue("--conf", null), sets);
     ConfigSections.checkKnown(config);
-    stage.check(config);
+    Stages.check(stageName, config);
 
     String lake = new File(sub.matchedOptionValue("--lake", "lake")).getAbsolutePath();
     if (sub.matchedOptionValue("--lake", "lake").contains("://")) {

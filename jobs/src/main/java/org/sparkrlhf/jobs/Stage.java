@@ -22,6 +22,14 @@ public interface Stage {
     return java.util.Map.of();
   }
 
+  /**
+   * True when the stage may run more than once in a run under other names ({@code <instance>:<stage>}): it writes
+   * its folder, metrics and checkpoints under the name it runs as. Default false.
+   */
+  default boolean instantiable() {
+    return false;
+  }
+
   /** Binds and checks this stage's config before Spark starts, so a mistake costs no start-up. */
   void check(Config config);
 

@@ -16,6 +16,7 @@ import org.sparkrlhf.jobs.stages.EvalStage;
 import org.sparkrlhf.jobs.stages.GrpoStage;
 import org.sparkrlhf.jobs.stages.PpoStage;
 import org.sparkrlhf.jobs.stages.BestOfNStage;
+import org.sparkrlhf.jobs.stages.CompareStage;
 import org.sparkrlhf.jobs.stages.RbrStage;
 import org.sparkrlhf.jobs.stages.HindsightStage;
 import org.sparkrlhf.jobs.stages.RsDpoStage;
@@ -36,7 +37,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new EvalStage(), new QuickstartStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }
@@ -55,9 +56,28 @@ public final class Stages {
     return NAMED_EVAL.matcher(name).matches();
   }
 
+  /**
+   * {@code <instance>:<stage>}: a stage run a second time in the same run under another name (e.g.
+   * {@code sft_more:sft}, SFT continued from the run's {@code sft} policy): it writes under the instance's name, and
+   * the instance's config section, when there is one, is layered over the stage's own.
+   */
+  private static final java.util.regex.Pattern INSTANCE = java.util.regex.Pattern.compile("([a-z0-9_]+):([a-z0-9_]+)");
+
   public static Stage get(String name) {
     if (NAMED_EVAL.matcher(name).matches()) {
       return ALL.get("eval");
+    }
+    java.util.regex.Matcher instance = INSTANCE.matcher(name);
+    if (instance.matches()) {
+      Stage s = get(instance.group(2));
+      if (!s.instantiable()) {
+        throw new UserError("stage '" + s.name() + "' cannot run under another name ('" + name + "'); those that can: "
+            + String.join(", ", ALL.values().stream().filter(Stage::instantiable).map(Stage::name).toList()));
+      }
+      if (ALL.containsKey(instance.group(1))) {
+        throw new UserError("'" + name + "': the instance name '" + instance.group(1) + "' is already a stage's name");
+      }
+      return s;
     }
     Stage s = ALL.get(name);
     if (s == null) {
@@ -66,17 +86,49 @@ public final class Stages {
     return s;
   }
 
-  /** Runs one stage in this session and writes its report; returns the report's path. */
-  public static String run(SparkSession spark, String lakeRoot, String runId, String stage, Config config) {
-    Stage s = get(stage);
+  /**
+   * The config a pipeline entry runs with: for {@code eval-<model>-<split>} its model and split set, for
+   * {@code <instance>:<stage>} the instance's section layered over the stage's.
+   */
+  public static Config configFor(String stage, Config config) {
     java.util.regex.Matcher m = NAMED_EVAL.matcher(stage);
     if (m.matches()) {
-      config = config.withValue("eval.model", ConfigValueFactory.fromAnyRef(m.group(1)))
+      return config.withValue("eval.model", ConfigValueFactory.fromAnyRef(m.group(1)))
           .withValue("eval.split", ConfigValueFactory.fromAnyRef(m.group(2)))
           .withValue("eval.checkpoint", ConfigValueFactory.fromAnyRef(""));
     }
-    RunContext ctx = new RunContext(new Lake(spark, lakeRoot), runId, m.matches() ? stage : s.name());
-    s.run(ctx, config);
+    java.util.regex.Matcher i = INSTANCE.matcher(stage);
+    if (i.matches() && config.hasPath(i.group(1))) {
+      Config own = config.getConfig(i.group(1));
+      Config base = config.hasPath(i.group(2)) ? config.getConfig(i.group(2)) : com.typesafe.config.ConfigFactory.empty();
+      return config.withValue(i.group(2), own.withFallback(base).root());
+    }
+    return config;
+  }
+
+  /** The instance name of {@code <instance>:<stage>}; null for any other entry. */
+  public static String instanceName(String entry) {
+    java.util.regex.Matcher i = INSTANCE.matcher(entry);
+    return i.matches() ? i.group(1) : null;
+  }
+
+  /** The name a pipeline entry writes under: {@code eval-<model>-<split>} and an instance's name are their own. */
+  public static String runName(String stage) {
+    if (NAMED_EVAL.matcher(stage).matches()) return stage;
+    java.util.regex.Matcher i = INSTANCE.matcher(stage);
+    return i.matches() ? i.group(1) : get(stage).name();
+  }
+
+  /** Checks a pipeline entry's config as it will run. */
+  public static void check(String stage, Config config) {
+    get(stage).check(configFor(stage, config));
+  }
+
+  /** Runs one stage in this session and writes its report; returns the report's path. */
+  public static String run(SparkSession spark, String lakeRoot, String runId, String stage, Config config) {
+    Stage s = get(stage);
+    RunContext ctx = new RunContext(new Lake(spark, lakeRoot), runId, runName(stage));
+    s.run(ctx, configFor(stage, config));
     return ctx.finish();
   }
 }

@@ -22,6 +22,11 @@ public class SftConfig extends ScheduledOptimizerSettings {
   public int maxDemos = 0;
   /** A Hugging Face checkpoint folder to start from; empty = a new model of {@link #model}. Default empty. */
   public String initCheckpoint = "";
+  /**
+   * A stage of this run whose newest policy to start from when no checkpoint is given (continued SFT:
+   * {@code sft_more:sft} with {@code sft_more.init_stage = sft}); empty = a new model of {@link #model}. Default empty.
+   */
+  public String initStage = "";
   /** Architecture when training from scratch. */
   public ModelSpec model = new ModelSpec();
   /** Seed of initialisation and batch order. Default 1234. */

@@ -63,6 +63,26 @@ public final class StageConfigs {
     }
   }
 
+  /** Origin description of a {@code --set} value: how {@link #layered} tells the command line's values apart. */
+  private static final String SET_ORIGIN = "--set ";
+
+  /**
+   * The config file {@code file} layered over {@code under} (a pipeline's own settings over a shared config), with
+   * the command line's {@code --set} values still on top: what a user set by hand wins over every file.
+   */
+  public static Config layered(String file, Config under) {
+    Config set = ConfigFactory.empty();
+    for (java.util.Map.Entry<String, com.typesafe.config.ConfigValue> e : under.entrySet()) {
+      String origin = e.getValue().origin().description();
+      if (origin != null && origin.startsWith(SET_ORIGIN)) set = set.withValue(e.getKey(), e.getValue());
+    }
+    try {
+      return set.withFallback(parseFile(file)).withFallback(under).resolve();
+    } catch (ConfigException e) {
+      throw new UserError("config file " + file + ": " + e.getMessage());
+    }
+  }
+
   static Config embedded() {
     try (InputStream in = StageConfigs.class.getClassLoader().getResourceAsStream(EMBEDDED)) {
       if (in == null) {
@@ -102,11 +122,13 @@ public final class StageConfigs {
       String value = kv.substring(eq + 1).trim();
       try {
         // Parse as HOCON so numbers, booleans and lists keep their types; a bare word stays a string.
-        Config one = ConfigFactory.parseString(key + " = " + value);
+        Config one = ConfigFactory.parseString(key + " = " + value,
+            ConfigParseOptions.defaults().setOriginDescription(SET_ORIGIN + key));
         result = one.withFallback(result);
       } catch (ConfigException e) {
         try {
-          result = ConfigFactory.parseString(key + " = " + quote(value)).withFallback(result);
+          result = ConfigFactory.parseString(key + " = " + quote(value),
+              ConfigParseOptions.defaults().setOriginDescription(SET_ORIGIN + key)).withFallback(result);
         } catch (ConfigException e2) {
           throw new UserError("--set " + kv + ": " + e2.getMessage());
         }

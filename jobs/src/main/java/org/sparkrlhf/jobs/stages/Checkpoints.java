@@ -62,6 +62,24 @@ final class Checkpoints {
     return path;
   }
 
+  /**
+   * Registers a checkpoint another run wrote as this stage's output too (a stage that runs others, like
+   * {@code rsdpo}, names its result so {@code eval-<stage>-<split>} finds it): same path, the data versions and config
+   * its own row records, parent {@link #parent}.
+   */
+  String adopt(long step, String path) {
+    List<Row> own = ctx.lake().read(Tables.CHECKPOINTS)
+        .filter(org.apache.spark.sql.functions.col("path").equalTo(path)).limit(1).collectAsList();
+    if (own.isEmpty()) throw new IllegalStateException("no checkpoints row for " + path);
+    Row source = own.get(0);
+    Row row = RowFactory.create(ctx.runId(), stage, step, path, kind, source.getAs("data_versions"), parent,
+        source.getAs("config_json"), null);
+    ctx.lake().appendOnce(Tables.CHECKPOINTS, ctx.lake().frame(Tables.CHECKPOINTS, List.of(row)).drop("created_at"),
+        ctx.runId() + "/" + stage + "/checkpoints/" + kind, step);
+    last = path;
+    return path;
+  }
+
   /** {@code path} when one is given, else the newest {@code kind} checkpoint {@code stage} wrote in the run. */
   static String orLatest(Lake lake, String runId, String path, String stage, String kind) {
     return path.isBlank() ? latest(lake, runId, stage, kind) : path;

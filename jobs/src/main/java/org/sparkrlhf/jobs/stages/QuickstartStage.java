@@ -45,7 +45,7 @@ public final class QuickstartStage implements Stage {
     QuickstartConfig q = StageConfigs.bind(config, "quickstart", QuickstartConfig.class);
     for (String s : q.stages) {
       if (s.equals(name())) throw new org.sparkrlhf.core.UserError("quickstart.stages cannot contain quickstart");
-      Stages.get(s).check(config);
+      Stages.check(s, config);
     }
   }
 

@@ -15,6 +15,8 @@ public class RsDpoConfig {
   public String initCheckpoint = "";
   /** Stage whose newest policy starts round 1 when no checkpoint is given. Default {@code sft}. */
   public String initStage = "sft";
+  /** Train prompts sampled per round (the first ones by id, as {@code rollouts.limit}); 0 = {@code rollouts.limit}. Default 0. */
+  public int prompts = 0;
   /** Split each round's policy is evaluated on (greedy accuracy, paired against the run's start); empty = none. Default {@code test}. */
   public String evalSplit = "test";
 
@@ -22,6 +24,7 @@ public class RsDpoConfig {
   public List<String> problems() {
     List<String> p = new ArrayList<>();
     if (rounds < 1) p.add("rsdpo.rounds must be >= 1");
+    if (prompts < 0) p.add("rsdpo.prompts must be >= 0 (0 = rollouts.limit)");
     return p;
   }
 }

@@ -26,7 +26,8 @@ import org.sparkrlhf.jobs.Stages;
  *   <li>{@code dpo} on that dataset, policy and reference the previous round's policy;</li>
  *   <li>{@code eval} of the new policy on {@code eval_split}.</li>
  * </ol>
- * The report lists every round's pairs, accuracy and checkpoint.
+ * The report lists every round's pairs, accuracy and checkpoint; the last round's policy is registered as this stage's
+ * own, so {@code eval-rsdpo-<split>} evaluates it beside the run's other policies.
  */
 public final class RsDpoStage implements Stage {
   @Override
@@ -56,6 +57,7 @@ public final class RsDpoStage implements Stage {
     RsDpoConfig c = StageConfigs.bind(config, "rsdpo", RsDpoConfig.class);
     Lake lake = ctx.lake();
     String policy = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
+    String startPolicy = policy;
     long seed = config.hasPath("rollouts.seed") ? config.getLong("rollouts.seed") : 1234L;
     List<Map<String, Object>> rounds = new ArrayList<>();
     ObjectMapper json = new ObjectMapper();
@@ -79,6 +81,7 @@ public final class RsDpoStage implements Stage {
           .withValue("pairs.output_dataset", ConfigValueFactory.fromAnyRef(""))
           .withValue("dpo.dataset", ConfigValueFactory.fromAnyRef(""))
           .withValue("dpo.reference_checkpoint", ConfigValueFactory.fromAnyRef(policy));
+      if (c.prompts > 0) round = round.withValue("rollouts.limit", ConfigValueFactory.fromAnyRef(c.prompts));
       System.out.printf("rsdpo: round %d of %d from %s (run %s)%n", r, c.rounds, policy, run);
       String root = lake.root();
       Stages.run(ctx.spark(), root, run, "rollouts", round);
@@ -101,6 +104,8 @@ public final class RsDpoStage implements Stage {
       }
       rounds.add(row);
     }
+    // The last round's policy is this stage's result: eval-rsdpo-<split> evaluates it in this run.
+    new Checkpoints(ctx, name(), "policy", startPolicy, StageConfigs.toJson(c)).adopt(c.rounds, policy);
     ctx.put("start_accuracy", startAccuracy).put("rounds", rounds).put("checkpoint", policy);
     StringBuilder s = new StringBuilder(c.rounds + " rounds; accuracy from the start"
         + (startAccuracy == null ? "" : String.format(" (%.1f%%)", 100 * startAccuracy)) + " by round:");

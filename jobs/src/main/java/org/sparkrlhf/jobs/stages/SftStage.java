@@ -48,6 +48,11 @@ public final class SftStage implements Stage {
   }
 
   @Override
+  public boolean instantiable() {
+    return true;
+  }
+
+  @Override
   public void check(Config config) {
     StageConfigs.checked(config, "sft", SftConfig.class, SftConfig::problems);
   }
@@ -68,7 +73,9 @@ public final class SftStage implements Stage {
     List<Row> rows = trainDemos.unionByName(demos.filter(col("split").equalTo(c.validSplit)))
         .select("split", "id", "prompt", "completion").orderBy("id").collectAsList();
     try (NDManager manager = NDManager.newBaseManager()) {
-      Models.Loaded start = Models.startingPoint(c.initCheckpoint, c.model, c.seed, manager);
+      String init = c.initCheckpoint.isBlank() && !c.initStage.isBlank()
+          ? Checkpoints.latest(lake, ctx.runId(), c.initStage, "policy") : c.initCheckpoint;
+      Models.Loaded start = Models.startingPoint(init, c.model, c.seed, manager);
       LlamaModel model = start.model();
       TextTokenizer tok = start.tokenizer();
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
@@ -107,15 +114,15 @@ public final class SftStage implements Stage {
               + "matmul peak %.1f GFLOP/s%n", train.size(), valid.size(), skipped, maxLen,
           model.parameterCount(), peak / 1e9);
 
-      MetricsWriter metrics = new MetricsWriter(ctx, "sft");
+      MetricsWriter metrics = new MetricsWriter(ctx, ctx.stage());
       Map<String, Object> provenance = new LinkedHashMap<>();
       provenance.put("run_id", ctx.runId());
-      provenance.put("stage", "sft");
+      provenance.put("stage", ctx.stage());
       provenance.put("data_versions", Map.of(Tables.SFT_DEMOS, lake.reads().get(Tables.SFT_DEMOS)));
       provenance.put("dataset", c.dataset);
       provenance.put("parent", start.source());
       provenance.put("config", c);
-      Checkpoints checkpoints = new Checkpoints(ctx, "sft", "policy", start.source(), StageConfigs.toJson(c));
+      Checkpoints checkpoints = new Checkpoints(ctx, ctx.stage(), "policy", start.source(), StageConfigs.toJson(c));
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
