@@ -20,7 +20,7 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.grpo.rl.TrainerState;
+import org.sparkrlhf.core.train.TrainerState;
 
 /** data → sft → grpo on a tiny model: rollouts and metrics land once per iteration, --resume continues. */
 class GrpoStageTest {

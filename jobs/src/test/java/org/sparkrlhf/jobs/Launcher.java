@@ -27,17 +27,29 @@ final class Launcher {
     return Path.of(System.getProperty("rlhf.repoRoot", "..")).toAbsolutePath().normalize();
   }
 
-  static Result rlhf(Map<String, String> env, String... args) throws IOException, InterruptedException {
+  /** bin/rlhf started in the background, its output going to {@code out} and {@code err}. */
+  static Process start(Map<String, String> env, File out, File err, String... args) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(repoRoot().resolve("bin/rlhf").toString());
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
     pb.environment().put("RLHF_DRIVER_MEMORY", "2g");
+    pb.redirectOutput(out).redirectError(err);
+    return pb.start();
+  }
+
+  /** Kills {@code p} and every process it started with SIGKILL, as the kernel's OOM killer or a lost node would. */
+  static void kill(Process p) throws InterruptedException {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+    p.waitFor(1, TimeUnit.MINUTES);
+  }
+
+  static Result rlhf(Map<String, String> env, String... args) throws IOException, InterruptedException {
     File out = File.createTempFile("rlhf-out", ".txt");
     File err = File.createTempFile("rlhf-err", ".txt");
-    pb.redirectOutput(out).redirectError(err);
-    Process p = pb.start();
+    Process p = start(env, out, err, args);
     if (!p.waitFor(15, TimeUnit.MINUTES)) {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();

@@ -19,7 +19,7 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
-import org.sparkrlhf.grpo.rl.TrainerState;
+import org.sparkrlhf.core.train.TrainerState;
 
 /**
  * On one tiny data → sft lake: ppo (TRL's metric names, the critic in the state, --resume, a learned reward) and

@@ -37,11 +37,11 @@ class RsDpoStageTest {
       "sft.model.num_attention_heads=2", "sft.model.num_key_value_heads=1", "sft.batch_size=16",
       "sft.max_steps=120", "sft.eval_every=120", "sft.checkpoint_every=0", "sft.log_every=120",
       "sft.eval_accuracy_problems=0", "sft.threads=1",
-      "rollouts.split=train", "rollouts.limit=24", "rollouts.num_samples=4", "rollouts.max_new_tokens=16",
+      "rollouts.split=train", "rollouts.limit=16", "rollouts.num_samples=4", "rollouts.max_new_tokens=16",
       "rollouts.threads=1", "pairs.max_pass_rate=1.0",
       "dpo.max_steps=2", "dpo.batch_size=4", "dpo.threads=1", "dpo.lr=1e-3",
       "eval.k=0", "eval.max_new_tokens=16", "eval.threads=1",
-      "rsdpo.rounds=2");
+      "rsdpo.rounds=2", "rsdpo.prompts=24");
 
   @BeforeAll
   static void start() {
@@ -85,5 +85,15 @@ class RsDpoStageTest {
     String parent2 = lake.read(Tables.CHECKPOINTS).filter("run_id = 't1-r2' AND stage = 'dpo'").select("parent")
         .as(Encoders.STRING()).first();
     assertEquals(r1, parent2, "round 2's DPO starts from (and is referenced to) round 1's policy");
+    assertEquals(24 * 4, lake.read(Tables.ROLLOUTS).filter("run_id = 't1-r1'").count(),
+        "rsdpo.prompts prompts per round (not rollouts.limit's 16), 4 samples each");
+    // The last round's policy is the stage's own: eval-rsdpo-<split> finds it in the run rsdpo ran in.
+    String r2 = lake.read(Tables.CHECKPOINTS).filter("run_id = 't1-r2' AND stage = 'dpo'").select("path")
+        .as(Encoders.STRING()).first();
+    assertEquals(r2, lake.read(Tables.CHECKPOINTS).filter("run_id = 't1' AND stage = 'rsdpo'").select("path")
+        .as(Encoders.STRING()).first());
+    JsonNode e = new ObjectMapper().readTree(Files.readString(Path.of(
+        Stages.run(spark, lakeRoot, "t1", "eval-rsdpo-test", StageConfigs.load(null, SETTINGS)))));
+    assertEquals(r2, e.get("checkpoint").asText());
   }
 }

@@ -27,6 +27,12 @@ public class SftConfig extends ScheduledOptimizerSettings {
    * {@code sft_more:sft} with {@code sft_more.init_stage = sft}); empty = a new model of {@link #model}. Default empty.
    */
   public String initStage = "";
+  /**
+   * Continue after the newest checkpoint this stage wrote in the run, with its optimizer state and place in the batch
+   * order (command line {@code --resume}): the result equals an uninterrupted run's. With no such checkpoint, a
+   * one-line error. Default false.
+   */
+  public boolean resume = false;
   /** Architecture when training from scratch. */
   public ModelSpec model = new ModelSpec();
   /** Seed of initialisation and batch order. Default 1234. */

@@ -13,6 +13,7 @@ import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.PolicyOptimizer;
+import org.sparkrlhf.core.train.TrainerState;
 
 /**
  * Supervised fine-tuning on the driver: length-bucketed batches of demonstrations ({@link #example}), packed by
@@ -36,6 +37,14 @@ public final class SftTrainer {
     default void onEval(EvalStats e) {}
 
     default void onCheckpoint(int step, LlamaModel model) {}
+
+    /**
+     * A checkpoint with the trainer state (finished steps and optimizer moments) that {@link #resumeFrom} continues
+     * from exactly; by default {@link #onCheckpoint(int, LlamaModel)}.
+     */
+    default void onCheckpoint(int step, LlamaModel model, java.util.function.Supplier<TrainerState> state) {
+      onCheckpoint(step, model);
+    }
   }
 
   /** What the run reached. */
@@ -44,9 +53,20 @@ public final class SftTrainer {
       long trainedTokens, double trainSeconds, List<EvalStats> curve) {}
 
   private final SftConfig c;
+  private TrainerState resume;
 
   public SftTrainer(SftConfig config) {
     this.c = config;
+  }
+
+  /**
+   * Continues after the steps {@code state} has finished, with its optimizer moments and schedule position, on the
+   * batches those steps would have been followed by: batch order is a function of (seed, epoch), so the model
+   * (restored by the caller) and this state are the whole state, and the result equals an uninterrupted run's.
+   */
+  public SftTrainer resumeFrom(TrainerState state) {
+    this.resume = state;
+    return this;
   }
 
   public Result train(LlamaModel model, List<TokenSequence> train, List<TokenSequence> valid,
@@ -55,6 +75,14 @@ public final class SftTrainer {
       throw new IllegalArgumentException("no training examples");
     }
     PolicyOptimizer opt = PolicyOptimizer.of(c, c.maxSteps);
+    int done = 0;
+    if (resume != null) {
+      done = resume.iteration();
+      if (done >= c.maxSteps) {
+        throw new IllegalArgumentException("the state has finished " + done + " of " + c.maxSteps + " steps");
+      }
+      opt.restore(resume.optimizer());
+    }
     model.attachGradient();
     NDManager manager = model.manager();
     List<EvalStats> curve = new ArrayList<>();
@@ -75,6 +103,7 @@ public final class SftTrainer {
         cursor = 0;
       }
       int[] batch = batches.get(cursor++);
+      if (step <= done) continue; // a resumed run's finished steps: only their place in the batch order
       long t0 = System.nanoTime();
       double lr = opt.nextLearningRate();
       double loss;
@@ -116,7 +145,8 @@ public final class SftTrainer {
         hooks.onEval(e);
       }
       if ((c.checkpointEvery > 0 && step % c.checkpointEvery == 0) || last) {
-        hooks.onCheckpoint(step, model);
+        int at = step;
+        hooks.onCheckpoint(step, model, () -> new TrainerState(at, opt.state(), java.util.Map.of()));
       }
     }
     EvalStats fin = curve.get(curve.size() - 1);

@@ -74,6 +74,56 @@ class SftTrainerTest {
     }
   }
 
+  /** Every weight of a model, by name, as float arrays. */
+  private static java.util.Map<String, float[]> weights(LlamaModel model) {
+    java.util.Map<String, float[]> out = new java.util.TreeMap<>();
+    model.parameters().forEach((k, v) -> out.put(k, v.toFloatArray()));
+    return out;
+  }
+
+  @Test
+  void aResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit() {
+    CharTokenizer tok = new CharTokenizer();
+    List<TokenSequence> train = examples(tok, "train", 72); // 5 batches an epoch, the last short
+    SftConfig c = tiny();
+    c.maxSteps = 40;
+    c.evalEvery = 0;
+    c.checkpointEvery = 15; // mid-epoch, and past the warm-up
+    java.util.Map<String, float[]> uninterrupted;
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = LlamaModel.init(c.model.toConfig(tok), false, 3, m);
+      LlamaModel[] atCheckpoint = new LlamaModel[1];
+      org.sparkrlhf.core.train.TrainerState[] state = new org.sparkrlhf.core.train.TrainerState[1];
+      new SftTrainer(c).train(model, train, List.of(), null, new SftTrainer.Hooks() {
+        @Override
+        public void onCheckpoint(int step, LlamaModel at, java.util.function.Supplier<org.sparkrlhf.core.train.TrainerState> s) {
+          if (step == 15) {
+            atCheckpoint[0] = at.copy(m);
+            state[0] = s.get();
+          }
+        }
+      });
+      uninterrupted = weights(model);
+      assertEquals(15, state[0].iteration());
+
+      // From the step-15 weights and state: the same 25 steps on the same batches, the same weights at the end.
+      LlamaModel resumed = atCheckpoint[0].copy(m);
+      new SftTrainer(c).resumeFrom(state[0]).train(resumed, train, List.of(), null, new SftTrainer.Hooks() {});
+      java.util.Map<String, float[]> after = weights(resumed);
+      assertEquals(uninterrupted.keySet(), after.keySet());
+      for (String k : uninterrupted.keySet()) assertArrayEquals(uninterrupted.get(k), after.get(k), k);
+
+      // What the state carries matters: the same weights resumed with fresh optimizer moments (and the schedule's
+      // step count reset) end elsewhere.
+      LlamaModel fresh = atCheckpoint[0].copy(m);
+      var blank = new org.sparkrlhf.core.train.TrainerState(15,
+          org.sparkrlhf.core.train.PolicyOptimizer.of(c, c.maxSteps).state(), java.util.Map.of());
+      new SftTrainer(c).resumeFrom(blank).train(fresh, train, List.of(), null, new SftTrainer.Hooks() {});
+      assertTrue(!java.util.Arrays.equals(uninterrupted.get(LlamaModel.EMBED), weights(fresh).get(LlamaModel.EMBED)),
+          "without the optimizer state the resumed run differs");
+    }
+  }
+
   @Test
   void batchesAreLengthBucketedAndSeeded() {
     CharTokenizer tok = new CharTokenizer();

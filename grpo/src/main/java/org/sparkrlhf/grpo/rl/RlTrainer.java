@@ -19,6 +19,7 @@ import org.sparkrlhf.core.model.SafeTensors;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.core.train.LrSchedule;
 import org.sparkrlhf.core.train.PolicyOptimizer;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.grpo.algos.Aggregation;
 import org.sparkrlhf.grpo.algos.GrpoLoss;
 import org.sparkrlhf.grpo.algos.PolicyLoss;

@@ -21,7 +21,7 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.grpo.rl.InProcessRollouts;
 import org.sparkrlhf.grpo.rl.RlPrompt;
 import org.sparkrlhf.grpo.rl.RlTrainer;
-import org.sparkrlhf.grpo.rl.TrainerState;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 

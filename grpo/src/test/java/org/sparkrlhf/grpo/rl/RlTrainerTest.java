@@ -19,6 +19,7 @@ import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.SafeTensors;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RewardResult;
 

@@ -25,7 +25,7 @@ import org.sparkrlhf.grpo.rl.InProcessRollouts;
 import org.sparkrlhf.grpo.rl.RlPrompt;
 import org.sparkrlhf.grpo.rl.RlTrainer;
 import org.sparkrlhf.grpo.rl.RolloutSource;
-import org.sparkrlhf.grpo.rl.TrainerState;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.reward.rules.RuleRewarder;
 import org.sparkrlhf.rollouts.engine.Completion;

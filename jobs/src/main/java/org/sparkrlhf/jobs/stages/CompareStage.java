@@ -96,7 +96,7 @@ public final class CompareStage implements Stage {
       }
       runs.put(s.name, run);
     }
-    List<Map<String, Object>> rows = table(ctx, c);
+    List<Map<String, Object>> rows = table(ctx.lake().root(), ctx.runId(), c);
     String markdown = markdown(c, rows);
     String path = ctx.runDir() + "/compare.md";
     HadoopFiles.writeText(path, markdown);
@@ -107,15 +107,15 @@ public final class CompareStage implements Stage {
   }
 
   /** One row per method, read from the evaluation and stage reports the pipelines wrote. */
-  static List<Map<String, Object>> table(RunContext ctx, CompareConfig c) {
+  public static List<Map<String, Object>> table(String lakeRoot, String runId, CompareConfig c) {
     List<Map<String, Object>> rows = new ArrayList<>();
     for (CompareConfig.Method m : c.rows) {
-      String run = ctx.runId() + "-" + m.setting;
+      String run = runId + "-" + m.setting;
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("label", m.label);
       row.put("setting", m.setting);
       row.put("run_id", run);
-      JsonNode eval = report(ctx, run, "eval-" + m.model + "-" + c.split);
+      JsonNode eval = report(lakeRoot, run, "eval-" + m.model + "-" + c.split);
       row.put("n", eval.path("n").asInt());
       row.put("accuracy", eval.path("greedy_accuracy").asDouble());
       JsonNode paired = eval.path("paired");
@@ -127,7 +127,7 @@ public final class CompareStage implements Stage {
         row.put("worse", paired.path("worse").asInt());
       }
       if (!c.oodSplit.isBlank()) {
-        JsonNode ood = report(ctx, run, "eval-" + m.model + "-" + c.oodSplit);
+        JsonNode ood = report(lakeRoot, run, "eval-" + m.model + "-" + c.oodSplit);
         row.put("ood_accuracy", ood.path("greedy_accuracy").asDouble());
         if (ood.has("paired")) row.put("ood_difference", ood.path("paired").path("difference").asDouble());
       }
@@ -135,7 +135,7 @@ public final class CompareStage implements Stage {
       for (String stage : m.cost.isEmpty() ? List.of(m.model) : m.cost) {
         int slash = stage.indexOf('/');
         String costRun = slash < 0 ? run : run + "-" + stage.substring(0, slash);
-        seconds += report(ctx, costRun, stage.substring(slash + 1)).path("seconds").asDouble();
+        seconds += report(lakeRoot, costRun, stage.substring(slash + 1)).path("seconds").asDouble();
       }
       row.put("seconds", seconds);
       rows.add(row);
@@ -143,8 +143,8 @@ public final class CompareStage implements Stage {
     return rows;
   }
 
-  private static JsonNode report(RunContext ctx, String run, String stage) {
-    String path = ctx.lake().root() + "/runs/" + run + "/" + stage + "/report.json";
+  private static JsonNode report(String lakeRoot, String run, String stage) {
+    String path = lakeRoot + "/runs/" + run + "/" + stage + "/report.json";
     if (!HadoopFiles.exists(path)) throw new UserError("compare: no report at " + path + " (did that stage run?)");
     try {
       return JSON.readTree(HadoopFiles.readText(path));
@@ -154,7 +154,7 @@ public final class CompareStage implements Stage {
   }
 
   /** The table in Markdown, as the README shows it. */
-  static String markdown(CompareConfig c, List<Map<String, Object>> rows) {
+  public static String markdown(CompareConfig c, List<Map<String, Object>> rows) {
     StringBuilder s = new StringBuilder();
     s.append("| method | setting | ").append(c.split).append(" accuracy | paired vs SFT (SE, z) | better / worse |");
     if (!c.oodSplit.isBlank()) s.append(' ').append(c.oodSplit).append(" accuracy |");

@@ -14,6 +14,7 @@ import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.run.RunContext;
@@ -47,6 +48,26 @@ public final class SftStage implements Stage {
     return List.of("sft");
   }
 
+  /** The newest checkpoint with a trainer state this stage wrote in the run; a one-line error when there is none. */
+  private static String resumePoint(Lake lake, RunContext ctx) {
+    String path;
+    try {
+      path = Checkpoints.latest(lake, ctx.runId(), ctx.stage(), "policy");
+    } catch (UserError e) {
+      path = null;
+    }
+    if (path == null || !TrainerState.exists(path)) {
+      throw new UserError(ctx.stage() + " --resume: no " + ctx.stage() + " checkpoint with a trainer state in run '"
+          + ctx.runId() + "' to resume from (run " + ctx.stage() + " without --resume to start)");
+    }
+    return path;
+  }
+
+  @Override
+  public Map<String, String> shortcuts() {
+    return Map.of("--resume", "sft.resume=true");
+  }
+
   @Override
   public boolean instantiable() {
     return true;
@@ -73,9 +94,13 @@ public final class SftStage implements Stage {
     List<Row> rows = trainDemos.unionByName(demos.filter(col("split").equalTo(c.validSplit)))
         .select("split", "id", "prompt", "completion").orderBy("id").collectAsList();
     try (NDManager manager = NDManager.newBaseManager()) {
-      String init = c.initCheckpoint.isBlank() && !c.initStage.isBlank()
-          ? Checkpoints.latest(lake, ctx.runId(), c.initStage, "policy") : c.initCheckpoint;
+      String resumeFrom = c.resume ? resumePoint(lake, ctx) : null;
+      String init = resumeFrom != null ? resumeFrom
+          : c.initCheckpoint.isBlank() && !c.initStage.isBlank()
+              ? Checkpoints.latest(lake, ctx.runId(), c.initStage, "policy") : c.initCheckpoint;
       Models.Loaded start = Models.startingPoint(init, c.model, c.seed, manager);
+      // A resumed run's checkpoints keep the parent of the run they continue.
+      String parent = resumeFrom != null ? TrainerState.readJson(resumeFrom).path("parent").asText() : start.source();
       LlamaModel model = start.model();
       TextTokenizer tok = start.tokenizer();
       int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
@@ -120,13 +145,25 @@ public final class SftStage implements Stage {
       provenance.put("stage", ctx.stage());
       provenance.put("data_versions", Map.of(Tables.SFT_DEMOS, lake.reads().get(Tables.SFT_DEMOS)));
       provenance.put("dataset", c.dataset);
-      provenance.put("parent", start.source());
+      provenance.put("parent", parent);
       provenance.put("config", c);
-      Checkpoints checkpoints = new Checkpoints(ctx, ctx.stage(), "policy", start.source(), StageConfigs.toJson(c));
+      Checkpoints checkpoints = new Checkpoints(ctx, ctx.stage(), "policy", parent, StageConfigs.toJson(c));
+      SftTrainer trainer = new SftTrainer(c);
+      if (resumeFrom != null) {
+        TrainerState state = TrainerState.read(resumeFrom);
+        if (state.iteration() >= c.maxSteps) {
+          throw new UserError(ctx.stage() + " --resume: " + resumeFrom + " has finished " + state.iteration()
+              + " of sft.max_steps " + c.maxSteps + " steps: nothing to continue (raise max_steps to train on)");
+        }
+        trainer.resumeFrom(state);
+        checkpoints.resumedFrom(resumeFrom);
+        ctx.put("resumed_from", resumeFrom);
+        System.out.printf("%s: resuming after step %d from %s%n", ctx.stage(), state.iteration(), resumeFrom);
+      }
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
-      SftTrainer.Result result = checkpoints.training(() -> new SftTrainer(c).train(model, train, valid,
+      SftTrainer.Result result = checkpoints.training(() -> trainer.train(model, train, valid,
           probe == null ? null : probe::greedyAccuracy,
           new SftTrainer.Hooks() {
             @Override
@@ -151,9 +188,11 @@ public final class SftStage implements Stage {
             }
 
             @Override
-            public void onCheckpoint(int step, LlamaModel m) {
+            public void onCheckpoint(int step, LlamaModel m, java.util.function.Supplier<TrainerState> state) {
               provenance.put("step", step);
-              checkpoints.save(step, m, tok, provenance);
+              // The trainer state is written beside the weights before the row is registered: a registered
+              // checkpoint can always be resumed from.
+              checkpoints.save(step, m, tok, provenance, dir -> state.get().write(dir, Map.of("parent", parent)));
               metrics.flush();
             }
           }), metrics::flush);

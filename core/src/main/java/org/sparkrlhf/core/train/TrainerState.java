@@ -1,4 +1,4 @@
-package org.sparkrlhf.grpo.rl;
+package org.sparkrlhf.core.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,10 +9,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.model.SafeTensors;
-import org.sparkrlhf.core.train.PolicyOptimizer;
 
 /**
- * An RL trainer's state besides the policy weights, saved beside a checkpoint's weights: the finished iterations, the
+ * A trainer's state besides the policy weights, saved beside a checkpoint's weights: the finished iterations (or steps), the
  * policy optimizer's state (AdamW moments and step count) and the algorithm's own tensors (a critic's optimizer, for
  * one; none for GRPO). Everything random in the loop is a function of (seed, iteration), so this and the weights are
  * the whole state at an iteration boundary.

@@ -1,0 +1,69 @@
+package org.sparkrlhf.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.model.SafeTensors;
+
+/**
+ * {@code sft} killed with SIGKILL mid-run (its JVM and the launcher, no shutdown hook runs) and resumed with
+ * {@code --resume} ends with the weights an uninterrupted run ends with, bit for bit.
+ */
+class SftKillResumeIT {
+  static final List<String> SETTINGS = List.of(
+      "data.train_size=300", "data.valid_size=20", "data.test_size=20", "data.test_ood_size=10",
+      "data.step_label_problems=0",
+      "sft.model.hidden_size=32", "sft.model.intermediate_size=64", "sft.model.num_hidden_layers=1",
+      "sft.model.num_attention_heads=2", "sft.model.num_key_value_heads=1", "sft.batch_size=16",
+      "sft.max_steps=160", "sft.warmup_steps=20", "sft.eval_every=160", "sft.checkpoint_every=40",
+      "sft.log_every=40", "sft.eval_accuracy_problems=0", "sft.threads=1");
+
+  static String[] args(String stage, String lake, String run, String... more) {
+    List<String> a = new ArrayList<>(List.of(stage, "--master", "local[1]", "--lake", lake, "--run-id", run));
+    for (String s : SETTINGS) a.addAll(List.of("--set", s));
+    a.addAll(List.of(more));
+    return a.toArray(String[]::new);
+  }
+
+  static Map<String, SafeTensors.Tensor> weights(Path checkpoint) throws Exception {
+    return SafeTensors.read(Files.readAllBytes(checkpoint.resolve("model.safetensors"))).tensors();
+  }
+
+  @Test
+  void sftKilledMidRunResumesToTheUninterruptedWeights() throws Exception {
+    String lake = TestSpark.newLake("sft-kill-it");
+    assertEquals(0, Launcher.rlhf(Map.of(), args("data", lake, "d")).code());
+    Launcher.Result whole = Launcher.rlhf(Map.of(), args("sft", lake, "whole"));
+    assertEquals(0, whole.code(), whole.stderr());
+
+    File out = File.createTempFile("sft-killed", ".txt");
+    File err = File.createTempFile("sft-killed", ".err");
+    Process p = Launcher.start(Map.of(), out, err, args("sft", lake, "killed"));
+    Path checkpoints = Path.of(lake, "runs", "killed", "sft", "checkpoints");
+    Path mid = checkpoints.resolve("step-000080").resolve("trainer_state.json");
+    long deadline = System.currentTimeMillis() + 10 * 60_000;
+    while (!Files.exists(mid) && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(50);
+    assertTrue(p.isAlive(), "the run was still going when it was killed:\n" + Files.readString(out.toPath()));
+    Launcher.kill(p);
+    assertFalse(Files.exists(checkpoints.resolve("step-000160")), "killed before its end");
+
+    Launcher.Result resumed = Launcher.rlhf(Map.of(), args("sft", lake, "killed", "--resume"));
+    assertEquals(0, resumed.code(), resumed.stderr());
+    assertTrue(resumed.stdout().contains("sft: resuming after step "), resumed.stdout());
+
+    Map<String, SafeTensors.Tensor> a = weights(Path.of(lake, "runs", "whole", "sft", "checkpoints", "step-000160"));
+    Map<String, SafeTensors.Tensor> b = weights(checkpoints.resolve("step-000160"));
+    assertEquals(a.keySet(), b.keySet());
+    for (String k : a.keySet()) assertArrayEquals(a.get(k).data(), b.get(k).data(), k);
+  }
+}
