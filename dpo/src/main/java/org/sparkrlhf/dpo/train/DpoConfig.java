@@ -26,6 +26,12 @@ public class DpoConfig extends ScheduledOptimizerSettings {
    * stage {@link #referenceStage} in this run. Default empty.
    */
   public String referenceCheckpoint = "";
+  /**
+   * Continue after the newest checkpoint this stage wrote in the run, with its optimizer state and place in the batch
+   * order, against the same reference (command line {@code --resume}): the result equals an uninterrupted run's. With
+   * no such checkpoint, a one-line error. Default false.
+   */
+  public boolean resume = false;
   /** Stage whose newest policy checkpoint is the reference when {@link #referenceCheckpoint} is empty. Default {@code sft}. */
   public String referenceStage = "sft";
   /** TRL's {@code loss_type}: {@code sigmoid} (DPO), {@code cdpo} (needs label_smoothing &gt; 0) or {@code ipo}. Default {@code sigmoid}. */

@@ -14,6 +14,7 @@ import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.model.Scalars;
 import org.sparkrlhf.core.train.EpochBatches;
 import org.sparkrlhf.core.train.PolicyOptimizer;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.dpo.losses.DpoLoss;
 import org.sparkrlhf.dpo.losses.DpoLosses;
 import org.sparkrlhf.dpo.losses.DpoMetrics;
@@ -41,6 +42,14 @@ public final class DpoTrainer {
     default void onStep(StepStats s) {}
 
     default void onCheckpoint(int step, LlamaModel model) {}
+
+    /**
+     * A checkpoint with the trainer state (finished steps and optimizer moments) that {@link #resumeFrom} continues
+     * from exactly; by default {@link #onCheckpoint(int, LlamaModel)}.
+     */
+    default void onCheckpoint(int step, LlamaModel model, java.util.function.Supplier<TrainerState> state) {
+      onCheckpoint(step, model);
+    }
   }
 
   /** What a run did: steps, distinct pairs trained on, and the first and last step's stats. */
@@ -48,12 +57,23 @@ public final class DpoTrainer {
 
   private final DpoConfig c;
   private final PreferenceLoss loss;
+  private TrainerState resume;
 
   public DpoTrainer(DpoConfig config) {
     List<String> problems = config.problems();
     if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
     this.c = config;
     this.loss = DpoLosses.REGISTRY.byName(config.lossType);
+  }
+
+  /**
+   * Continues after the steps {@code state} has finished, with its optimizer moments and schedule position, on the
+   * batches those steps would have been followed by (batch order is a function of the seed and the epoch), so the
+   * result equals an uninterrupted run's; the caller restores the weights.
+   */
+  public DpoTrainer resumeFrom(TrainerState state) {
+    this.resume = state;
+    return this;
   }
 
   /** Steps a run over {@code n} pairs takes: max_steps, else epochs × ⌈n / batch_size⌉. */
@@ -65,6 +85,12 @@ public final class DpoTrainer {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
     int total = plannedSteps(pairs.size());
     PolicyOptimizer opt = PolicyOptimizer.of(c, total);
+    int done = 0;
+    if (resume != null) {
+      done = resume.iteration();
+      if (done >= total) throw new IllegalArgumentException("the state has finished " + done + " of " + total + " steps");
+      opt.restore(resume.optimizer());
+    }
     model.attachGradient();
     NDManager manager = model.manager();
     EpochBatches<PreferenceExample> batches = new EpochBatches<>(pairs, c.batchSize, c.seed);
@@ -73,6 +99,7 @@ public final class DpoTrainer {
     double nanos = 0;
     for (int step = 1; step <= total; step++) {
       List<PreferenceExample> batch = batches.next();
+      if (step <= done) continue; // a resumed run's finished steps: only their place in the batch order
       long t0 = System.nanoTime();
       double lr = opt.nextLearningRate();
       double lossValue;
@@ -119,7 +146,8 @@ public final class DpoTrainer {
       if (first == null) first = last;
       hooks.onStep(last);
       if ((c.checkpointEvery > 0 && step % c.checkpointEvery == 0) || step == total) {
-        hooks.onCheckpoint(step, model);
+        int at = step;
+        hooks.onCheckpoint(step, model, () -> new TrainerState(at, opt.state(), java.util.Map.of()));
       }
     }
     return new Result(total, pairs.size(), first, last, nanos / 1e9);

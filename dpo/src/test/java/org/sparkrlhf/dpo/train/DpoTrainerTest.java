@@ -113,6 +113,52 @@ class DpoTrainerTest {
   }
 
   @Test
+  void aResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit() {
+    CharTokenizer tok = new CharTokenizer();
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      LlamaModel model = LlamaModel.init(tiny(tok), false, 7, m);
+      List<PreferenceExample> set = pairs(tok, model, 20); // 3 batches an epoch, the last short
+      DpoConfig c = new DpoConfig();
+      c.batchSize = 8;
+      c.epochs = 4;
+      c.lr = 3e-3;
+      c.warmupSteps = 2;
+      c.nllCoef = 0.1;
+      c.checkpointEvery = 5; // mid-epoch
+      LlamaModel[] atFive = new LlamaModel[1];
+      org.sparkrlhf.core.train.TrainerState[] state = new org.sparkrlhf.core.train.TrainerState[1];
+      new DpoTrainer(c).train(model, set, new DpoTrainer.Hooks() {
+        @Override
+        public void onCheckpoint(int step, LlamaModel at, java.util.function.Supplier<org.sparkrlhf.core.train.TrainerState> s) {
+          if (step == 5) {
+            atFive[0] = at.copy(m);
+            state[0] = s.get();
+          }
+        }
+      });
+      LlamaModel resumed = atFive[0].copy(m);
+      DpoTrainer.Result r = new DpoTrainer(c).resumeFrom(state[0]).train(resumed, set, new DpoTrainer.Hooks() {});
+      assertEquals(12, r.steps());
+      for (String k : model.parameters().keySet()) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(model.parameters().get(k).toFloatArray(),
+            resumed.parameters().get(k).toFloatArray(), k);
+      }
+      // Restarted from the same weights without the state (a fresh optimizer and schedule, the first batches of the
+      // order again), the 7 remaining steps end elsewhere.
+      LlamaModel misplaced = atFive[0].copy(m);
+      DpoConfig shorter = new DpoConfig();
+      shorter.batchSize = 8;
+      shorter.maxSteps = 7;
+      shorter.lr = 3e-3;
+      shorter.warmupSteps = 2;
+      shorter.nllCoef = 0.1;
+      new DpoTrainer(shorter).train(misplaced, set, new DpoTrainer.Hooks() {});
+      assertTrue(!java.util.Arrays.equals(model.parameters().get(LlamaModel.EMBED).toFloatArray(),
+          misplaced.parameters().get(LlamaModel.EMBED).toFloatArray()), "the batch order matters");
+    }
+  }
+
+  @Test
   void lossAtTheStartIsLog2ForSigmoid() {
     CharTokenizer tok = new CharTokenizer();
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {

@@ -108,6 +108,24 @@ final class Checkpoints {
     }
   }
 
+  /**
+   * The newest checkpoint {@code stage} wrote in the run with a trainer state beside it (what {@code --resume}
+   * continues from); a one-line error when there is none.
+   */
+  static String resumePoint(Lake lake, String runId, String stage) {
+    String path;
+    try {
+      path = latest(lake, runId, stage, "policy");
+    } catch (UserError e) {
+      path = null;
+    }
+    if (path == null || !org.sparkrlhf.core.train.TrainerState.exists(path)) {
+      throw new UserError(stage + " --resume: no " + stage + " checkpoint with a trainer state in run '" + runId
+          + "' to resume from (run " + stage + " without --resume to start)");
+    }
+    return path;
+  }
+
   /** The newest checkpoint a stage wrote in a run, from the checkpoints table. */
   static String latest(Lake lake, String runId, String stage, String kind) {
     List<Row> rows = lake.read(Tables.CHECKPOINTS)

@@ -12,6 +12,7 @@ import org.apache.spark.sql.Row;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
@@ -60,6 +61,11 @@ public final class DpoStage implements Stage {
   }
 
   @Override
+  public Map<String, String> shortcuts() {
+    return Map.of("--resume", "dpo.resume=true");
+  }
+
+  @Override
   public void check(Config config) {
     StageConfigs.checked(config, "dpo", DpoConfig.class, DpoConfig::problems);
   }
@@ -72,7 +78,10 @@ public final class DpoStage implements Stage {
     Lake lake = ctx.lake();
     Models.initEngine(c.threads);
     String dataset = PreferenceData.dataset(c.dataset, ctx.runId());
-    String refPath = Checkpoints.orLatest(lake, ctx.runId(), c.referenceCheckpoint, c.referenceStage, "policy");
+    String resumeFrom = c.resume ? Checkpoints.resumePoint(lake, ctx.runId(), "dpo") : null;
+    // A resumed run keeps the reference of the run it continues.
+    String refPath = resumeFrom != null ? TrainerState.readJson(resumeFrom).path("reference").asText()
+        : Checkpoints.orLatest(lake, ctx.runId(), c.referenceCheckpoint, c.referenceStage, "policy");
 
     Dataset<Row> prefs = PreferenceData.read(lake, dataset);
     if (!c.split.isBlank()) prefs = prefs.filter(col("split").equalTo(c.split));
@@ -85,9 +94,8 @@ public final class DpoStage implements Stage {
 
     try (NDManager manager = NDManager.newBaseManager()) {
       HfCheckpoint ckpt = Models.checkpoint("reference checkpoint", refPath, manager);
-      LlamaModel model = ckpt.model();
       TextTokenizer tok = Models.tokenizer(refPath, ckpt);
-      int maxLen = Math.min(c.maxSeqLen, model.config().maxPositionEmbeddings());
+      int maxLen = Math.min(c.maxSeqLen, ckpt.model().config().maxPositionEmbeddings());
 
       // Keep what can be trained on; the executors score exactly these pairs.
       PreferencePairs.Encoded pairs = PreferencePairs.encode(
@@ -104,6 +112,8 @@ public final class DpoStage implements Stage {
       ReferenceLogps.write(lake, "dpo-reference/" + ctx.runId(), ckpt.toBytes(), pairs.kept(), c.refBatchSize,
           refTable);
       List<PreferenceExample> train = ReferenceLogps.read(ctx.spark(), refTable, pairs.kept());
+      // The policy starts as the reference, or as the checkpoint a resumed run continues from.
+      LlamaModel model = resumeFrom != null ? Models.load(resumeFrom, manager).model() : ckpt.model();
       System.out.printf("dpo: %d pairs of '%s' (%d invalid, %d over %d tokens skipped); reference %s; loss %s beta %s%n",
           train.size(), dataset, invalid, tooLong, maxLen, refPath, c.lossType, c.beta);
 
@@ -119,6 +129,17 @@ public final class DpoStage implements Stage {
       Checkpoints checkpoints = new Checkpoints(ctx, "dpo", "policy", refPath, StageConfigs.toJson(c));
       DpoTrainer trainer = new DpoTrainer(c);
       int total = trainer.plannedSteps(train.size());
+      if (resumeFrom != null) {
+        TrainerState state = TrainerState.read(resumeFrom);
+        if (state.iteration() >= total) {
+          throw new UserError("dpo --resume: " + resumeFrom + " has finished " + state.iteration() + " of " + total
+              + " steps: nothing to continue (raise dpo.epochs or dpo.max_steps to train on)");
+        }
+        trainer.resumeFrom(state);
+        checkpoints.resumedFrom(resumeFrom);
+        ctx.put("resumed_from", resumeFrom);
+        System.out.printf("dpo: resuming after step %d from %s%n", state.iteration(), resumeFrom);
+      }
       DpoTrainer.Result result = checkpoints.training(() -> trainer.train(model, train, new DpoTrainer.Hooks() {
         @Override
         public void onStep(DpoTrainer.StepStats s) {
@@ -136,9 +157,9 @@ public final class DpoStage implements Stage {
         }
 
         @Override
-        public void onCheckpoint(int step, LlamaModel m) {
+        public void onCheckpoint(int step, LlamaModel m, java.util.function.Supplier<TrainerState> state) {
           provenance.put("step", step);
-          checkpoints.save(step, m, tok, provenance);
+          checkpoints.save(step, m, tok, provenance, dir -> state.get().write(dir, Map.of("reference", refPath)));
           metrics.flush();
         }
       }), metrics::flush);

@@ -48,21 +48,6 @@ public final class SftStage implements Stage {
     return List.of("sft");
   }
 
-  /** The newest checkpoint with a trainer state this stage wrote in the run; a one-line error when there is none. */
-  private static String resumePoint(Lake lake, RunContext ctx) {
-    String path;
-    try {
-      path = Checkpoints.latest(lake, ctx.runId(), ctx.stage(), "policy");
-    } catch (UserError e) {
-      path = null;
-    }
-    if (path == null || !TrainerState.exists(path)) {
-      throw new UserError(ctx.stage() + " --resume: no " + ctx.stage() + " checkpoint with a trainer state in run '"
-          + ctx.runId() + "' to resume from (run " + ctx.stage() + " without --resume to start)");
-    }
-    return path;
-  }
-
   @Override
   public Map<String, String> shortcuts() {
     return Map.of("--resume", "sft.resume=true");
@@ -94,7 +79,7 @@ public final class SftStage implements Stage {
     List<Row> rows = trainDemos.unionByName(demos.filter(col("split").equalTo(c.validSplit)))
         .select("split", "id", "prompt", "completion").orderBy("id").collectAsList();
     try (NDManager manager = NDManager.newBaseManager()) {
-      String resumeFrom = c.resume ? resumePoint(lake, ctx) : null;
+      String resumeFrom = c.resume ? Checkpoints.resumePoint(lake, ctx.runId(), ctx.stage()) : null;
       String init = resumeFrom != null ? resumeFrom
           : c.initCheckpoint.isBlank() && !c.initStage.isBlank()
               ? Checkpoints.latest(lake, ctx.runId(), c.initStage, "policy") : c.initCheckpoint;

@@ -1,0 +1,104 @@
+package org.sparkrlhf.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.model.SafeTensors;
+import org.sparkrlhf.core.task.ArithmeticTask;
+import org.sparkrlhf.core.task.Problem;
+import org.sparkrlhf.core.task.TaskSpec;
+
+/**
+ * {@code sft} and {@code dpo}, each killed with SIGKILL mid-run (its JVM and the launcher; no shutdown hook runs) and
+ * resumed with {@code --resume}, end with the weights an uninterrupted run ends with, bit for bit.
+ */
+class KillResumeIT {
+  static final List<String> SETTINGS = List.of(
+      "data.train_size=300", "data.valid_size=20", "data.test_size=20", "data.test_ood_size=10",
+      "data.step_label_problems=0",
+      "sft.model.hidden_size=32", "sft.model.intermediate_size=64", "sft.model.num_hidden_layers=1",
+      "sft.model.num_attention_heads=2", "sft.model.num_key_value_heads=1", "sft.batch_size=16",
+      "sft.max_steps=80", "sft.warmup_steps=10", "sft.eval_every=80", "sft.checkpoint_every=20",
+      "sft.log_every=40", "sft.eval_accuracy_problems=0", "sft.threads=1");
+
+  static String[] args(String stage, String lake, String run, String... more) {
+    List<String> a = new ArrayList<>(List.of(stage, "--master", "local[1]", "--lake", lake, "--run-id", run));
+    for (String s : SETTINGS) a.addAll(List.of("--set", s));
+    a.addAll(List.of(more));
+    return a.toArray(String[]::new);
+  }
+
+  static Map<String, SafeTensors.Tensor> weights(Path checkpoint) throws Exception {
+    return SafeTensors.read(Files.readAllBytes(checkpoint.resolve("model.safetensors"))).tensors();
+  }
+
+  /**
+   * Runs {@code stage} uninterrupted under run {@code <name>-whole}; then under {@code <name>-killed}, killed once the
+   * checkpoint of step {@code killAfter} is on disk, and resumed; and compares the two final checkpoints' weights.
+   * {@code killAfter} is a later checkpoint than the first: the kill may fall between a checkpoint's files and its
+   * row in the checkpoints table, and only registered checkpoints are resumed from.
+   */
+  static void killAndResume(String lake, String stage, String name, int killAfter, int last, String... more)
+      throws Exception {
+    Launcher.Result whole = Launcher.rlhf(Map.of(), args(stage, lake, name + "-whole", more));
+    assertEquals(0, whole.code(), whole.stderr());
+
+    File out = File.createTempFile(name + "-killed", ".txt");
+    File err = File.createTempFile(name + "-killed", ".err");
+    Process p = Launcher.start(Map.of(), out, err, args(stage, lake, name + "-killed", more));
+    Path checkpoints = Path.of(lake, "runs", name + "-killed", stage, "checkpoints");
+    Path mid = checkpoints.resolve(String.format("step-%06d", killAfter)).resolve("trainer_state.json");
+    long deadline = System.currentTimeMillis() + 10 * 60_000;
+    while (!Files.exists(mid) && p.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(50);
+    assertTrue(p.isAlive(), "the run was still going when it was killed:\n" + Files.readString(out.toPath()));
+    Launcher.kill(p);
+    String end = String.format("step-%06d", last);
+    assertFalse(Files.exists(checkpoints.resolve(end)), "killed before its end");
+
+    List<String> resume = new ArrayList<>(List.of(more));
+    resume.add("--resume");
+    Launcher.Result resumed = Launcher.rlhf(Map.of(), args(stage, lake, name + "-killed", resume.toArray(String[]::new)));
+    assertEquals(0, resumed.code(), resumed.stderr());
+    assertTrue(resumed.stdout().contains(stage + ": resuming after step "), resumed.stdout());
+
+    Map<String, SafeTensors.Tensor> a = weights(Path.of(lake, "runs", name + "-whole", stage, "checkpoints", end));
+    Map<String, SafeTensors.Tensor> b = weights(checkpoints.resolve(end));
+    assertEquals(a.keySet(), b.keySet());
+    for (String k : a.keySet()) assertArrayEquals(a.get(k).data(), b.get(k).data(), k);
+  }
+
+  @Test
+  void sftAndDpoKilledMidRunResumeToTheUninterruptedWeights() throws Exception {
+    String lake = TestSpark.newLake("kill-resume-it");
+    assertEquals(0, Launcher.rlhf(Map.of(), args("data", lake, "d")).code());
+    killAndResume(lake, "sft", "sft", 40, 80);
+
+    // DPO from that SFT on imported pairs: the worked solution over the same with a wrong final answer.
+    StringBuilder jsonl = new StringBuilder();
+    for (Problem q : ArithmeticTask.generate(new TaskSpec(1, 2, 0, 9, "+-", 3), "train", 96)) {
+      jsonl.append(String.format("{\"id\": \"%s\", \"prompt\": \"%s\", \"chosen\": \"%s\", \"rejected\": \"%s\"}%n",
+          q.id(), esc(q.prompt()), esc(q.completion()), esc("#### " + (q.answer() + 1) + "\n")));
+    }
+    Path prefs = Files.createTempFile("kill-prefs", ".jsonl");
+    Files.writeString(prefs, jsonl);
+    assertEquals(0, Launcher.rlhf(Map.of(), args("import", lake, "i", "--path", prefs.toString(), "--dataset", "p")).code());
+    String sft = Path.of(lake, "runs", "sft-whole", "sft", "checkpoints", "step-000080").toString();
+    killAndResume(lake, "dpo", "dpo", 80, 192, "--set", "dpo.dataset=p", "--set", "dpo.reference_checkpoint=" + sft,
+        "--set", "dpo.batch_size=8", "--set", "dpo.epochs=16", "--set", "dpo.checkpoint_every=40",
+        "--set", "dpo.lr=1e-3", "--set", "dpo.nll_coef=0.1", "--set", "dpo.threads=1", "--set", "dpo.log_every=40");
+  }
+
+  private static String esc(String s) {
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"");
+  }
+}
