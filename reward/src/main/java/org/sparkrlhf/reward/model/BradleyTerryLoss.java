@@ -39,4 +39,23 @@ public final class BradleyTerryLoss {
     if (centerCoef > 0) loss = loss.add(Scalars.times(chosen.add(rejected).square().mean(), centerCoef));
     return loss;
   }
+
+  /**
+   * The verifier loss of Kirchner et al. 2024 (prover-verifier games), a scalar:
+   *
+   * <pre>
+   *   loss = mean(−log σ((V₁ − V₂) · sign(c₁ − c₂)))  +  λ · mean(V²)
+   * </pre>
+   *
+   * over pairs of solutions (z₁, z₂) of one prompt with checker verdicts c₁ ≠ c₂ (sign ±1 per pair), the second
+   * mean over every score of the batch (V₁ and V₂ of each pair): it centres V at 0, which the pairwise term alone
+   * leaves free, so a score's sign says which side of the typical solution it is on. Differentiable.
+   *
+   * @param sign [B] +1 where z₁ is the correct one, −1 where z₂ is
+   */
+  public static NDArray signedWithScorePenalty(NDArray v1, NDArray v2, NDArray sign, double lambda) {
+    NDArray loss = v1.sub(v2).mul(sign).neg().getNDArrayInternal().softPlus().mean();
+    if (lambda > 0) loss = loss.add(Scalars.times(v1.square().add(v2.square()).mean().div(2), lambda));
+    return loss;
+  }
 }

@@ -44,6 +44,25 @@ class BradleyTerryLossTest {
   }
 
   @Test
+  void theVerifierLossSignsEachPairAndCentresEveryScore() {
+    // Kirchner et al.'s verifier loss on the same scores, z₂ the correct one in pair 2 (sign -1):
+    // (V₁ - V₂)·sign = 1, 0.5, 0 -> log(1 + e^-z) = 0.3132617, 0.4740770, 0.6931472, mean 0.4934953;
+    // V² over all six scores: 1 + 0 + 0.25 + 1 + 0.04 + 0.04 = 2.33, mean 0.3883333.
+    Engine.getEngine("PyTorch");
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray v1 = m.create(CHOSEN);
+      NDArray v2 = m.create(REJECTED);
+      NDArray sign = m.create(new float[] {1, -1, 1});
+      assertEquals(0.4934953, BradleyTerryLoss.signedWithScorePenalty(v1, v2, sign, 0).getFloat(), 1e-6);
+      assertEquals(0.4934953 + 0.5 * 0.3883333, BradleyTerryLoss.signedWithScorePenalty(v1, v2, sign, 0.5).getFloat(),
+          1e-6);
+      // A broken variant that centres pair sums (TRL's term) instead gives another value: (r_c + r_r)² mean 1.1366667.
+      assertTrue(Math.abs(0.4934953 + 0.5 * 1.1366667
+          - BradleyTerryLoss.signedWithScorePenalty(v1, v2, sign, 0.5).getFloat()) > 0.1);
+    }
+  }
+
+  @Test
   void farApartScoresNeitherOverflowNorLoseTheLoss() {
     Engine.getEngine("PyTorch");
     try (NDManager m = NDManager.newBaseManager()) {
