@@ -33,7 +33,7 @@ public record RewardModel(LlamaModel model, TextTokenizer tokenizer, double weig
   }
 
   /** The scores of (prompt, completion text) pairs in process, {@code batchSize} per forward pass. */
-  double[] score(List<String> prompts, List<String> completions, int batchSize) {
+  public double[] score(List<String> prompts, List<String> completions, int batchSize) {
     double[] out = new double[prompts.size()];
     for (int from = 0; from < out.length; from += batchSize) {
       int to = Math.min(out.length, from + batchSize);
