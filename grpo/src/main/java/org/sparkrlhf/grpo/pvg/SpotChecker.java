@@ -23,8 +23,18 @@ public final class SpotChecker {
    * @param seed the draw of the lines, per solution (the caller derives it from the run's seed and the solution)
    */
   public static boolean accepts(String prompt, String completion, int k, long seed) {
+    return accepts(prompt, completion, Checker.grade(prompt, completion), k, seed);
+  }
+
+  /** True when the spot checker's verdict agrees with the full checker's (the final answer's correctness). */
+  public static boolean agrees(String prompt, String completion, int k, long seed) {
+    Checker.Grade grade = Checker.grade(prompt, completion);
+    return accepts(prompt, completion, grade, k, seed) == grade.correct();
+  }
+
+  private static boolean accepts(String prompt, String completion, Checker.Grade grade, int k, long seed) {
     if (k < 1) throw new IllegalArgumentException("the spot checker must verify at least one line, got k = " + k);
-    if (Checker.grade(prompt, completion).predicted() == null) return false;
+    if (grade.predicted() == null) return false;
     List<Boolean> valid = Checker.lineValidity(prompt, completion);
     int n = valid.size();
     int[] idx = new int[n];
@@ -38,10 +48,5 @@ public final class SpotChecker {
       if (!valid.get(idx[i])) return false;
     }
     return true;
-  }
-
-  /** True when the spot checker's verdict agrees with the full checker's (the final answer's correctness). */
-  public static boolean agrees(String prompt, String completion, int k, long seed) {
-    return accepts(prompt, completion, k, seed) == Checker.grade(prompt, completion).correct();
   }
 }

@@ -80,14 +80,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
     Models.initEngine(c.threads);
 
     // Where to start: the newest grpo checkpoint (resume), or the init model.
-    String resumeFrom = null;
-    if (c.resume) {
-      resumeFrom = newestCheckpoint(lake, ctx.runId());
-      if (resumeFrom == null || !TrainerState.exists(resumeFrom)) {
-        throw new UserError(name() + " --resume: no " + name() + " checkpoint with a trainer state in run '"
-            + ctx.runId() + "' to resume from (run " + name() + " without --resume to start)");
-      }
-    }
+    String resumeFrom = c.resume ? Checkpoints.resumePoint(lake, ctx.runId(), name()) : null;
     String referencePath = resumeFrom != null
         ? TrainerState.readJson(resumeFrom).path("reference").asText()
         : (c.initCheckpoint != null && !c.initCheckpoint.isBlank()
@@ -267,15 +260,6 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
     }
     System.out.printf(name() + ": learned reward %s (weight %s) beside the rules%n", spec.checkpoint, spec.weight);
     return new RewardModel(rm.model(), rm.tokenizer(), spec.weight, spec.checkpoint);
-  }
-
-  /** The newest policy checkpoint of this stage in a run, or null. */
-  private String newestCheckpoint(Lake lake, String runId) {
-    try {
-      return Checkpoints.latest(lake, runId, name(), "policy");
-    } catch (UserError e) {
-      return null;
-    }
   }
 
   /** Greedy valid accuracy at an iteration: a metrics row, a point of the report's curve, a log line. */
