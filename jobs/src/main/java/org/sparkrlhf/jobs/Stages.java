@@ -15,6 +15,7 @@ import org.sparkrlhf.jobs.stages.DpoStage;
 import org.sparkrlhf.jobs.stages.EvalStage;
 import org.sparkrlhf.jobs.stages.GrpoStage;
 import org.sparkrlhf.jobs.stages.PpoStage;
+import org.sparkrlhf.jobs.stages.PvgStage;
 import org.sparkrlhf.jobs.stages.BestOfNStage;
 import org.sparkrlhf.jobs.stages.CompareStage;
 import org.sparkrlhf.jobs.stages.RbrStage;
@@ -37,7 +38,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new PvgStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }

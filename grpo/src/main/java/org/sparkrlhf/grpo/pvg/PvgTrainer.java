@@ -33,6 +33,8 @@ public final class PvgTrainer extends RlTrainer {
   private Map<String, Double> lastFigures = Map.of();
   private double[] lastScores = new double[0];
   private double[] lastRewards = new double[0];
+  private boolean[] lastCorrect = new boolean[0];
+  private boolean[] lastHelpful = new boolean[0];
 
   /**
    * @param prompts role prompts ({@link ProverRole#prompt}), sorted by id
@@ -69,6 +71,21 @@ public final class PvgTrainer extends RlTrainer {
     return lastRewards.clone();
   }
 
+  /**
+   * The share of the last iteration's sneaky solutions that are incorrect and scored at least {@code threshold}: an
+   * adversary's success against a verifier (NaN without sneaky solutions).
+   */
+  public double lastSneakySuccess(double threshold) {
+    int sneaky = 0;
+    int fooled = 0;
+    for (int i = 0; i < lastScores.length; i++) {
+      if (lastHelpful[i]) continue;
+      sneaky++;
+      if (!lastCorrect[i] && lastScores[i] >= threshold) fooled++;
+    }
+    return sneaky == 0 ? Double.NaN : fooled / (double) sneaky;
+  }
+
   @Override
   protected double[][] advantages(Experience e) {
     int n = e.size();
@@ -89,6 +106,8 @@ public final class PvgTrainer extends RlTrainer {
     double[] r = proverReward.rewards(v, correct, helpful, e.groupIds());
     lastScores = v;
     lastRewards = r;
+    lastCorrect = correct;
+    lastHelpful = helpful;
     lastFigures = figures(v, r, correct, helpful);
     return estimator.compute(new AdvantageInput(r, e.groupIds(), e.lengths(), null, null));
   }
@@ -100,7 +119,9 @@ public final class PvgTrainer extends RlTrainer {
 
   /**
    * The iteration's game figures: prover_reward_mean, verifier_score_mean, and per role the accuracy and the mean
-   * verifier score (helpful_accuracy, sneaky_accuracy, helpful_score, sneaky_score).
+   * verifier score (helpful_accuracy, sneaky_accuracy, helpful_score, sneaky_score), and the mean scores of the
+   * helpful prover's correct and the sneaky prover's incorrect solutions (helpful_correct_score,
+   * sneaky_incorrect_score: the round's early end compares them).
    */
   static Map<String, Double> figures(double[] v, double[] r, boolean[] correct, boolean[] helpful) {
     Map<String, Double> m = new LinkedHashMap<>();
@@ -109,6 +130,8 @@ public final class PvgTrainer extends RlTrainer {
     double[] acc = new double[2];
     double[] score = new double[2];
     int[] count = new int[2];
+    double[] aimed = new double[2];  // helpful and correct, sneaky and incorrect: each role's aim reached
+    int[] aimedCount = new int[2];
     for (int i = 0; i < v.length; i++) {
       rs += r[i];
       vs += v[i];
@@ -116,6 +139,10 @@ public final class PvgTrainer extends RlTrainer {
       acc[k] += correct[i] ? 1 : 0;
       score[k] += v[i];
       count[k]++;
+      if (correct[i] == helpful[i]) {
+        aimed[k] += v[i];
+        aimedCount[k]++;
+      }
     }
     m.put("prover_reward_mean", rs / v.length);
     m.put("verifier_score_mean", vs / v.length);
@@ -125,6 +152,8 @@ public final class PvgTrainer extends RlTrainer {
       m.put(names[k] + "_accuracy", acc[k] / count[k]);
       m.put(names[k] + "_score", score[k] / count[k]);
     }
+    if (aimedCount[0] > 0) m.put("helpful_correct_score", aimed[0] / aimedCount[0]);
+    if (aimedCount[1] > 0) m.put("sneaky_incorrect_score", aimed[1] / aimedCount[1]);
     return m;
   }
 }

@@ -63,4 +63,28 @@ public interface RolloutSource {
     }
     return requests;
   }
+
+  /**
+   * {@code inner} with every policy version moved by {@code offset}: for trainers that each count their versions from
+   * 0 and share one distributed source, which keeps a broadcast while the version stays the same (a prover-verifier
+   * game's provers and adversaries, one after another, each from its own start).
+   */
+  static RolloutSource shifted(RolloutSource inner, long offset) {
+    return new Shifted(inner, offset);
+  }
+
+  /** {@link #shifted}. */
+  record Shifted(RolloutSource inner, long offset) implements RolloutSource {
+    @Override
+    public List<Completion> generate(LlamaModel policy, long policyVersion, List<PromptRef> requests,
+        SamplingParams params) {
+      return inner.generate(policy, policyVersion + offset, requests, params);
+    }
+
+    @Override
+    public List<Scored> sampleAndScore(LlamaModel policy, long policyVersion, List<RlPrompt> prompts, int groupSize,
+        SamplingParams params, Rewarder rewarder, boolean stepRewards) {
+      return inner.sampleAndScore(policy, policyVersion + offset, prompts, groupSize, params, rewarder, stepRewards);
+    }
+  }
 }

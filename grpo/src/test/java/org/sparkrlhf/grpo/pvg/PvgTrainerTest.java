@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.model.LlamaConfig;
@@ -111,7 +112,35 @@ class PvgTrainerTest {
       for (int i = 0; i < n; i++) assertEquals(a[i], rollouts.get(i).advantage(), 1e-6, "advantage " + i);
       assertTrue(it.metrics().containsKey("helpful_accuracy") && it.metrics().containsKey("sneaky_accuracy"));
       assertEquals(-1.0 * countNonPositive(r) / n + sumPositive(r) / n, it.metrics().get("prover_reward_mean"), 1e-9);
+      // An adversary's success: the share of sneaky samples that are incorrect and reach the bar, recounted here.
+      double bar = v[0];
+      int sneaky = 0;
+      int fooled = 0;
+      for (int i = 0; i < n; i++) {
+        if (helpful[i]) continue;
+        sneaky++;
+        if (!correct[i] && v[i] >= bar) fooled++;
+      }
+      assertEquals(fooled / (double) sneaky, t.lastSneakySuccess(bar), 1e-12);
     }
+  }
+
+  @Test
+  void figuresPerRoleByHand() {
+    double[] v = {1, 2, 3, 4, 5};
+    double[] r = {0.5, -1, 1, -1, 0};
+    boolean[] correct = {true, false, false, true, true};
+    boolean[] helpful = {true, true, false, false, true};
+    Map<String, Double> m = PvgTrainer.figures(v, r, correct, helpful);
+    assertEquals(-0.1, m.get("prover_reward_mean"), 1e-12);
+    assertEquals(3.0, m.get("verifier_score_mean"), 1e-12);
+    assertEquals(2 / 3.0, m.get("helpful_accuracy"), 1e-12);
+    assertEquals(0.5, m.get("sneaky_accuracy"), 1e-12);
+    assertEquals(8 / 3.0, m.get("helpful_score"), 1e-12);
+    assertEquals(3.5, m.get("sneaky_score"), 1e-12);
+    // helpful and correct: samples 0 and 4; sneaky and incorrect: sample 2 alone
+    assertEquals(3.0, m.get("helpful_correct_score"), 1e-12);
+    assertEquals(3.0, m.get("sneaky_incorrect_score"), 1e-12);
   }
 
   private static double countNonPositive(double[] r) {

@@ -86,17 +86,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
         : (c.initCheckpoint != null && !c.initCheckpoint.isBlank()
             ? c.initCheckpoint : Checkpoints.latest(lake, ctx.runId(), c.initModel, "policy"));
 
-    List<RlPrompt> prompts = new ArrayList<>();
-    for (Row r : lake.read(Tables.PROMPTS)
-        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
-            .and(org.apache.spark.sql.functions.col("split").equalTo(c.split)))
-        .select("id", "prompt", "answer").orderBy("id").collectAsList()) {
-      prompts.add(new RlPrompt(r.getString(0), r.getString(1), r.isNullAt(2) ? null : r.getString(2)));
-    }
-    if (prompts.isEmpty()) {
-      throw new UserError("no prompts for dataset '" + c.dataset + "' split '" + c.split + "' in "
-          + lake.path(Tables.PROMPTS) + " (run the data or import stage first)");
-    }
+    List<RlPrompt> prompts = prompts(lake, c.dataset, c.split, 0);
 
     List<String[]> probeProblems = new ArrayList<>();
     if (c.evalEvery > 0 && c.evalProblems > 0) {
@@ -274,17 +264,42 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
   private List<Row> rolloutRows(RunContext ctx, C c, RlTrainer.Iteration it) {
     List<Row> rows = new ArrayList<>(it.rollouts().size());
     for (RlTrainer.Rollout r : it.rollouts()) {
-      Completion comp = r.completion();
-      List<Integer> ids = new ArrayList<>(comp.length());
-      for (int t : comp.tokenIds()) ids.add(t);
-      List<Float> lps = new ArrayList<>(comp.length());
-      for (float f : comp.logProbs()) lps.add(f);
-      rows.add(RowFactory.create(ctx.runId(), name(), it.iteration(), c.dataset, r.prompt().id(),
-          comp.sampleIndex(), r.prompt().prompt(), comp.text(),
-          scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
-          scala.jdk.javaapi.CollectionConverters.asScala(lps).toSeq(), comp.finishReason(), it.policyVersion(),
-          r.reward().total(), scala.jdk.javaapi.CollectionConverters.asScala(r.reward().parts()), r.executorId(), null));
+      rows.add(rolloutRow(ctx.runId(), name(), it.iteration(), c.dataset, r.prompt(), r.completion(),
+          it.policyVersion(), r.reward().total(), r.reward().parts(), r.executorId()));
     }
     return rows;
+  }
+
+  /**
+   * The prompts of a dataset's split in id order (the first {@code limit}; 0 = all); a one-line error when there are
+   * none.
+   */
+  static List<RlPrompt> prompts(Lake lake, String dataset, String split, int limit) {
+    org.apache.spark.sql.Dataset<Row> rows = lake.read(Tables.PROMPTS)
+        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(dataset)
+            .and(org.apache.spark.sql.functions.col("split").equalTo(split)))
+        .select("id", "prompt", "answer").orderBy("id");
+    List<RlPrompt> prompts = new ArrayList<>();
+    for (Row r : (limit > 0 ? rows.limit(limit) : rows).collectAsList()) {
+      prompts.add(new RlPrompt(r.getString(0), r.getString(1), r.isNullAt(2) ? null : r.getString(2)));
+    }
+    if (prompts.isEmpty()) {
+      throw new UserError("no prompts for dataset '" + dataset + "' split '" + split + "' in "
+          + lake.path(Tables.PROMPTS) + " (run the data or import stage first)");
+    }
+    return prompts;
+  }
+
+  /** A {@code rollouts} row of one sampled completion (created_at left for the lake). */
+  static Row rolloutRow(String runId, String stage, int iteration, String dataset, RlPrompt prompt, Completion comp,
+      long policyVersion, double reward, Map<String, Double> parts, String executorId) {
+    List<Integer> ids = new ArrayList<>(comp.length());
+    for (int t : comp.tokenIds()) ids.add(t);
+    List<Float> lps = new ArrayList<>(comp.length());
+    for (float f : comp.logProbs()) lps.add(f);
+    return RowFactory.create(runId, stage, iteration, dataset, prompt.id(), comp.sampleIndex(), prompt.prompt(),
+        comp.text(), scala.jdk.javaapi.CollectionConverters.asScala(ids).toSeq(),
+        scala.jdk.javaapi.CollectionConverters.asScala(lps).toSeq(), comp.finishReason(), policyVersion, reward,
+        scala.jdk.javaapi.CollectionConverters.asScala(parts), executorId, null);
   }
 }
