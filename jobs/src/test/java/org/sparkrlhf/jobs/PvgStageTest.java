@@ -49,7 +49,7 @@ class PvgStageTest {
       "pvg.rounds=2", "pvg.iterations=2", "pvg.prompts_per_iteration=4", "pvg.group_size=4",
       "pvg.max_new_tokens=16", "pvg.minibatch_size=8", "pvg.lr=1e-3", "pvg.threads=1",
       "pvg.verifier_prompts=20", "pvg.verifier_samples=4", "pvg.heldout_problems=6", "pvg.heldout_samples=2",
-      "pvg.adversary_iterations=2", "pvg.verifier.epochs=1", "pvg.verifier.batch_size=8");
+      "pvg.adversary_iterations=2", "pvg.role_warmup_steps=20", "pvg.verifier.epochs=1", "pvg.verifier.batch_size=8");
 
   @BeforeAll
   static void start() {
@@ -95,10 +95,15 @@ class PvgStageTest {
         .select("path").as(Encoders.STRING()).first();
     String sft = lake.read(Tables.CHECKPOINTS).filter("run_id = 't1' AND stage = 'sft'").select("path")
         .as(Encoders.STRING()).first();
+    // The initial prover: the sft policy taught the role lines, its own checkpoint with sft as its parent.
+    Row start = lake.read(Tables.CHECKPOINTS).filter("run_id = 't1' AND stage = 'pvg_start'").first();
+    assertEquals(sft, start.getAs("parent"));
+    String startPath = start.getAs("path");
+    assertEquals(startPath, r.get("role_warmup").get("checkpoint").asText());
     for (int k = 0; k < 2; k++) {
       assertEquals("verifier", verifiers.get(k).getAs("kind"));
       assertEquals(verifierBase, verifiers.get(k).getAs("parent"));
-      assertEquals(sft, provers.get(k).getAs("parent"));
+      assertEquals(startPath, provers.get(k).getAs("parent"), "every round's prover descends from the initial prover");
       JsonNode prov = new ObjectMapper().readTree(Files.readString(
           Path.of((String) provers.get(k).getAs("path"), "rlhf_provenance.json")));
       assertEquals((String) verifiers.get(k).getAs("path"), prov.get("verifier").asText());
@@ -176,5 +181,24 @@ class PvgStageTest {
     e = assertThrows(UserError.class, () -> Stages.check("pvg", StageConfigs.load(null, g)));
     assertTrue(e.getMessage().contains("correct_answer"), e.getMessage());
     assertNotNull(Stages.get("baseline:pvg"), "pvg runs under another name (the correctness-only baseline)");
+  }
+
+  @Test
+  void theShippedConfChecks() {
+    var config = StageConfigs.load(System.getProperty("user.dir") + "/../conf/pvg.conf", List.of());
+    ConfigSections.checkKnown(config);
+    List<String> stages = config.getStringList("quickstart.stages");
+    for (String st : stages) Stages.check(st, config);
+    var game = StageConfigs.bind(Stages.configFor("pvg", config), "pvg", org.sparkrlhf.grpo.pvg.PvgConfig.class);
+    var baseline = StageConfigs.bind(Stages.configFor("pvg_correctness:pvg", config), "pvg",
+        org.sparkrlhf.grpo.pvg.PvgConfig.class);
+    assertEquals(List.of("helpful", "sneaky"), game.roles);
+    assertEquals("src", game.proverReward);
+    // the baseline differs in its reward, its roles and nothing of the RL's settings
+    assertEquals("correctness", baseline.proverReward);
+    assertEquals(List.of("helpful"), baseline.roles);
+    assertEquals(game.lr, baseline.lr);
+    assertEquals(game.iterations, baseline.iterations);
+    assertEquals(game.rounds, baseline.rounds);
   }
 }

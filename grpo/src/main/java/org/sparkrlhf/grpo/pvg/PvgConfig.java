@@ -18,6 +18,17 @@ public class PvgConfig extends GrpoConfig {
   public String proverReward = ProverRewards.SRC;
   /** Solutions per forward pass of the verifier when it scores an iteration's samples. Default 128. */
   public int verifierBatchSize = 128;
+  /**
+   * Steps of supervised fine-tuning that teach the start policy the role lines before the game: the demonstrations of
+   * the prover's half, each under every role, so the initial prover reads a role line and still writes what it
+   * imitated, the same in both roles (a policy never shown a line before its prompt loses most of its accuracy under
+   * one). 0 = none (a start that already knows them, {@code init_checkpoint}). Default 500.
+   */
+  public int roleWarmupSteps = 500;
+  /** Its learning rate (constant after 20 warm-up steps). Default 3e-4. */
+  public double roleWarmupLr = 3e-4;
+  /** Its batch size. Default 64. */
+  public int roleWarmupBatchSize = 64;
   /** Rounds of the game: a fresh verifier, then the prover's RL against it. Default 3. */
   public int rounds = 3;
   /**
@@ -70,6 +81,10 @@ public class PvgConfig extends GrpoConfig {
     unknownName(p, "pvg.prover_reward", proverReward, ProverRewards.REGISTRY.names());
     if (verifierBatchSize < 1) p.add("pvg.verifier_batch_size must be positive");
     if (rounds < 1) p.add("pvg.rounds must be positive");
+    if (roleWarmupSteps < 0) p.add("pvg.role_warmup_steps must be >= 0");
+    if (!(roleWarmupLr > 0) || roleWarmupBatchSize < 1) {
+      p.add("pvg.role_warmup_lr and pvg.role_warmup_batch_size must be positive");
+    }
     if (roles == null || roles.isEmpty()) p.add("pvg.roles must name at least one role (helpful, sneaky)");
     else {
       for (String r : roles) {

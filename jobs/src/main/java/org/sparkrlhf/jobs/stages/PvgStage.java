@@ -110,7 +110,7 @@ public final class PvgStage implements Stage {
     Lake lake = ctx.lake();
     String stage = ctx.stage();
     Models.initEngine(c.threads);
-    String initPath = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initModel, "policy");
+    String sourcePolicy = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initModel, "policy");
     String verifierInit = Checkpoints.orLatest(lake, ctx.runId(), c.verifier.initCheckpoint, c.verifier.initStage,
         "policy");
 
@@ -128,6 +128,7 @@ public final class PvgStage implements Stage {
         halves.verifier().size() + halves.prover().size(), halves.verifier().size(), verifierBase.size(),
         halves.prover().size(), c.roles, heldoutBase.size(), c.heldoutSplit, c.rounds, c.iterations);
 
+    String initPath = c.roleWarmupSteps > 0 ? roleWarmup(ctx, c, sourcePolicy) : sourcePolicy;
     MetricsWriter iterationMetrics = new MetricsWriter(ctx, stage);
     MetricsWriter roundMetrics = new MetricsWriter(ctx, stage + "_rounds");
     List<Map<String, Object>> rounds = new ArrayList<>();
@@ -329,6 +330,41 @@ public final class PvgStage implements Stage {
       start.close();
       verifierStart.close();
     }
+  }
+
+  /**
+   * The initial prover: {@code policy} fine-tuned on the prover half's demonstrations under both role lines (whatever
+   * roles the game trains, so a helpful-only baseline can start from the same model: {@code init_model =
+   * <stage>_start}), a {@code policy} checkpoint of {@code <stage>_start}.
+   */
+  private static String roleWarmup(RunContext ctx, PvgConfig c, String policy) {
+    List<ProverRole> roles = List.of(ProverRole.values());
+    Lake lake = ctx.lake();
+    List<String[]> rows = new ArrayList<>();
+    for (Row r : lake.read(Tables.SFT_DEMOS)
+        .filter(org.apache.spark.sql.functions.col("dataset").equalTo(c.dataset)
+            .and(org.apache.spark.sql.functions.col("split").equalTo(c.split)))
+        .select("id", "prompt", "completion").orderBy("id").collectAsList()) {
+      if (PromptHalves.isVerifiers(r.getString(0), c.seed)) continue;
+      for (ProverRole role : roles) rows.add(new String[] {role.prompt(r.getString(1)), r.getString(2)});
+    }
+    if (rows.isEmpty()) {
+      throw new UserError("pvg.role_warmup_steps: no demonstrations of dataset '" + c.dataset + "' split '" + c.split
+          + "' in " + lake.path(Tables.SFT_DEMOS) + " (set pvg.role_warmup_steps=0 for a start that knows the roles)");
+    }
+    org.sparkrlhf.sft.SftConfig opt = new org.sparkrlhf.sft.SftConfig();
+    opt.lr = c.roleWarmupLr;
+    opt.warmupSteps = Math.min(20, c.roleWarmupSteps);
+    opt.minLrRatio = 1.0;
+    String stage = ctx.stage() + "_start";
+    Checkpoints checkpoints = new Checkpoints(ctx, stage, "policy", policy, StageConfigs.toJson(c));
+    FineTune.Done done = FineTune.run(ctx, opt, c.roleWarmupSteps, c.roleWarmupBatchSize, c.seed, 128, policy, rows,
+        checkpoints, c.roleWarmupSteps, lake.reads().get(Tables.SFT_DEMOS),
+        Map.of("role_warmup", Map.of("roles", List.of("helpful", "sneaky"), "demonstrations", rows.size() / roles.size())));
+    System.out.printf("pvg: initial prover %s: %s fine-tuned %d steps on %d demonstrations under the role lines "
+        + "(loss %.4f)%n", done.checkpoint(), policy, c.roleWarmupSteps, rows.size(), done.trainLoss());
+    ctx.put("role_warmup", Map.of("checkpoint", done.checkpoint(), "from", policy, "train_loss", done.trainLoss()));
+    return done.checkpoint();
   }
 
   /** The adversary's RL; returns the first iteration at which its sneaky success reached the bar, 0 when none did. */
