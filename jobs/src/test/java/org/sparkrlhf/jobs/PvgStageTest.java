@@ -157,6 +157,8 @@ class PvgStageTest {
         double toExploit = round.get("adversary_steps_to_exploit").asDouble();
         assertTrue(toExploit >= 1 && toExploit <= 3, round.toString());
         assertEquals(toExploit <= 2 ? 1.0 : 0.0, round.get("adversary_fooled").asDouble());
+        double best = round.get("adversary_best_success").asDouble();
+        assertTrue(best >= 0 && best <= 1 && (toExploit > 2 || best >= 0.5), round.toString());
       }
     }
 

@@ -306,10 +306,11 @@ public final class PvgStage implements Stage {
               .filter(s -> s.role == ProverRole.HELPFUL && s.correct).mapToDouble(s -> s.score).toArray();
           if (helpfulCorrect.length > 0) {
             double threshold = GameFigures.median(helpfulCorrect);
-            int steps = adversary(c, config, roundSeed, start, tok, halves.prover(), source, versions, rules, verifier,
+            Exploit e = adversary(c, config, roundSeed, start, tok, halves.prover(), source, versions, rules, verifier,
                 threshold, manager, r);
-            f.put("adversary_steps_to_exploit", (double) (steps > 0 ? steps : c.adversaryIterations + 1));
-            f.put("adversary_fooled", steps > 0 ? 1.0 : 0.0);
+            f.put("adversary_steps_to_exploit", (double) (e.steps() > 0 ? e.steps() : c.adversaryIterations + 1));
+            f.put("adversary_fooled", e.steps() > 0 ? 1.0 : 0.0);
+            f.put("adversary_best_success", e.bestSuccess());
           }
         }
         f.forEach((k, v) -> roundMetrics.add(round, k, v));
@@ -367,8 +368,14 @@ public final class PvgStage implements Stage {
     return done.checkpoint();
   }
 
-  /** The adversary's RL; returns the first iteration at which its sneaky success reached the bar, 0 when none did. */
-  private static int adversary(PvgConfig c, Config config, long roundSeed, LlamaModel start, TextTokenizer tok,
+  /**
+   * What an adversary did: the first iteration at which its sneaky success reached the bar (0 when none did), and its
+   * best success in any iteration (the figure a verifier no adversary fooled is still ranked by).
+   */
+  private record Exploit(int steps, double bestSuccess) {}
+
+  /** The adversary's RL, until its sneaky success reaches the bar or its iterations run out. */
+  private static Exploit adversary(PvgConfig c, Config config, long roundSeed, LlamaModel start, TextTokenizer tok,
       List<RlPrompt> proverHalf, RolloutSource source, Versions versions, Rewarder rules, RewardModel verifier,
       double threshold, NDManager manager, int round) {
     PvgConfig ac = StageConfigs.bind(config, "pvg", PvgConfig.class);
@@ -378,14 +385,16 @@ public final class PvgStage implements Stage {
     try {
       PvgTrainer trainer = new PvgTrainer(ac, adversary, start, tok, withRoles(proverHalf, List.of(ProverRole.SNEAKY)),
           RolloutSource.shifted(source, versions.block()), rules, verifier);
+      double best = 0;
       while (trainer.hasNext()) {
         RlTrainer.Iteration it = trainer.step();
         double success = trainer.lastSneakySuccess(threshold);
+        best = Math.max(best, success);
         System.out.printf("pvg: round %d adversary iter %3d  sneaky success %.3f (bar %.2f, score threshold %.3f)%n",
             round, it.iteration(), success, c.adversarySuccess, threshold);
-        if (success >= c.adversarySuccess) return it.iteration();
+        if (success >= c.adversarySuccess) return new Exploit(it.iteration(), best);
       }
-      return 0;
+      return new Exploit(0, best);
     } finally {
       adversary.close();
     }
