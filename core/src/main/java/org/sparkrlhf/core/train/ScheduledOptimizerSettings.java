@@ -11,4 +11,17 @@ public abstract class ScheduledOptimizerSettings extends OptimizerSettings {
   public int warmupSteps;
   /** Final learning rate as a fraction of the peak (cosine decay). Default 1.0 (constant after warm-up). */
   public double minLrRatio = 1.0;
+
+  /** Sets {@code target}'s optimizer and schedule keys to these (for a trainer run with another stage's settings). */
+  public <T extends ScheduledOptimizerSettings> T copyTo(T target) {
+    target.lr = lr;
+    target.weightDecay = weightDecay;
+    target.beta1 = beta1;
+    target.beta2 = beta2;
+    target.gradClip = gradClip;
+    target.maxSkippedSteps = maxSkippedSteps;
+    target.warmupSteps = warmupSteps;
+    target.minLrRatio = minLrRatio;
+    return target;
+  }
 }

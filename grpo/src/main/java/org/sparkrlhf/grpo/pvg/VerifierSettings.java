@@ -2,13 +2,15 @@ package org.sparkrlhf.grpo.pvg;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.sparkrlhf.core.train.ScheduledOptimizerSettings;
 import org.sparkrlhf.reward.model.RewardConfig;
 
 /**
  * How each round's fresh verifier is made and trained (config section {@code pvg.verifier}): from a small model's
- * checkpoint with a new score head, on {@link VerifierMix}'s pairs with {@link VerifierTrainer}'s loss.
+ * checkpoint with a new score head, on {@link VerifierMix}'s pairs with {@link VerifierTrainer}'s loss; AdamW with the
+ * optimizer keys of {@link ScheduledOptimizerSettings} (lr 1e-3 after 10 warm-up steps, then constant, by default).
  */
-public class VerifierSettings {
+public class VerifierSettings extends ScheduledOptimizerSettings {
   /**
    * The stage whose newest policy checkpoint in the run starts every verifier, with a fresh score head (a small
    * decoder fine-tuned on the demonstrations, e.g. a stage instance {@code "verifier_base:sft"} with a smaller
@@ -23,11 +25,6 @@ public class VerifierSettings {
   public int pairsPerRound = 2000;
   /** Share of the verifier prompts whose pairs are held out to measure it while it trains. Default 0.1. */
   public double evalShare = 0.1;
-  /** AdamW learning rate (linear warm-up, then constant). Default 1e-3. */
-  public double lr = 1e-3;
-  public int warmupSteps = 10;
-  public double weightDecay = 0.0;
-  public double gradClip = 1.0;
   /** Passes over the mix. Default 2. */
   public int epochs = 2;
   /** Pairs per step. Default 32. */
@@ -35,13 +32,14 @@ public class VerifierSettings {
   /** The seed of the score head's initialisation and of the pair order. Default 1234. */
   public long seed = 1234;
 
+  public VerifierSettings() {
+    lr = 1e-3;
+    warmupSteps = 10;
+  }
+
   /** The reward model trainer's settings these amount to. */
   public RewardConfig trainerConfig(long roundSeed) {
-    RewardConfig c = new RewardConfig();
-    c.lr = lr;
-    c.warmupSteps = warmupSteps;
-    c.weightDecay = weightDecay;
-    c.gradClip = gradClip;
+    RewardConfig c = copyTo(new RewardConfig());
     c.epochs = epochs;
     c.batchSize = batchSize;
     c.seed = roundSeed;
@@ -55,6 +53,7 @@ public class VerifierSettings {
     if (pairsPerRound < 1) p.add("pvg.verifier.pairs_per_round must be positive");
     if (!(evalShare >= 0 && evalShare < 1)) p.add("pvg.verifier.eval_share must be in [0, 1)");
     if (!(lr > 0)) p.add("pvg.verifier.lr must be positive");
+    optimizerProblems("pvg.verifier", p);
     if (epochs < 1 || batchSize < 1) p.add("pvg.verifier.epochs and pvg.verifier.batch_size must be positive");
     if (initStage.isBlank() && initCheckpoint.isBlank()) {
       p.add("pvg.verifier needs init_stage or init_checkpoint (the small model each verifier starts from)");

@@ -29,15 +29,7 @@ final class FineTune {
   static Done run(RunContext ctx, ScheduledOptimizerSettings opt, int steps, int batchSize, long seed, int maxSeqLen,
       String policy, List<String[]> promptAndCompletion, Checkpoints checkpoints, long step, long demosVersion,
       Map<String, Object> more) {
-    SftConfig s = new SftConfig();
-    s.lr = opt.lr;
-    s.warmupSteps = opt.warmupSteps;
-    s.minLrRatio = opt.minLrRatio;
-    s.weightDecay = opt.weightDecay;
-    s.beta1 = opt.beta1;
-    s.beta2 = opt.beta2;
-    s.gradClip = opt.gradClip;
-    s.maxSkippedSteps = opt.maxSkippedSteps;
+    SftConfig s = opt.copyTo(new SftConfig());
     s.batchSize = batchSize;
     s.maxSteps = steps;
     s.seed = seed;

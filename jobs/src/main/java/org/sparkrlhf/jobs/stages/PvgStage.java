@@ -141,9 +141,12 @@ public final class PvgStage implements Stage {
         throw new UserError("pvg.verifier: " + verifierInit + " has a vocabulary of "
             + verifierStart.config().vocabSize() + " tokens, the prover " + start.config().vocabSize());
       }
-      double computeRatio = nonEmbeddingParameters(verifierStart) / (double) nonEmbeddingParameters(start);
-      System.out.printf("pvg: prover %s (%,d parameters), verifier from %s (%,d; %.3f of the prover's compute per "
-              + "token)%n", initPath, start.parameterCount(), verifierInit, verifierStart.parameterCount(), computeRatio);
+      // Compute per token as the MFU figures count it, at the longest sequence either model reads.
+      int longest = start.config().maxPositionEmbeddings();
+      double computeRatio = verifierStart.config().flopsPerToken(longest) / start.config().flopsPerToken(longest);
+      System.out.printf("pvg: prover %s (%,d parameters), verifier from %s (%,d; %.3f of the prover's FLOPs per "
+              + "token at %d tokens)%n", initPath, start.parameterCount(), verifierInit, verifierStart.parameterCount(),
+          computeRatio, longest);
       ctx.put("prover_init", initPath).put("verifier_init", verifierInit).put("verifier_compute_ratio", computeRatio);
 
       RolloutSource source = c.rolloutsOn.equals("driver")
@@ -224,7 +227,7 @@ public final class PvgStage implements Stage {
         PvgConfig rc = StageConfigs.bind(config, "pvg", PvgConfig.class);
         rc.seed = roundSeed;
         PvgTrainer trainer = new PvgTrainer(rc, policy, start, tok, proverPrompts,
-            RolloutSource.shifted(source, versions.block()), rules, verifier);
+            RolloutSource.shifted(source, versions.next()), rules, verifier);
         List<Row> rows = new ArrayList<>();
         boolean stoppedEarly = false;
         int iterationsRun = 0;
@@ -384,7 +387,7 @@ public final class PvgStage implements Stage {
     LlamaModel adversary = start.copy(manager);
     try {
       PvgTrainer trainer = new PvgTrainer(ac, adversary, start, tok, withRoles(proverHalf, List.of(ProverRole.SNEAKY)),
-          RolloutSource.shifted(source, versions.block()), rules, verifier);
+          RolloutSource.shifted(source, versions.next()), rules, verifier);
       double best = 0;
       while (trainer.hasNext()) {
         RlTrainer.Iteration it = trainer.step();
@@ -490,12 +493,6 @@ public final class PvgStage implements Stage {
     return slash < 0 ? roleId : roleId.substring(0, slash);
   }
 
-  /** Parameters outside the embeddings and the output projection: what a token's forward pass multiplies by. */
-  private static long nonEmbeddingParameters(LlamaModel m) {
-    long embedding = (long) m.config().vocabSize() * m.config().hiddenSize();
-    return m.parameterCount() - embedding * (m.config().tieWordEmbeddings() ? 1 : 2);
-  }
-
   private static Map<String, Object> roundSummary(int round, Map<String, Double> figures, Map<String, Object> more) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("round", round);
@@ -514,15 +511,11 @@ public final class PvgStage implements Stage {
     return v instanceof Double d ? String.format("%.3f", d) : "-";
   }
 
-  /** Policy versions for the shared rollout source: a fresh one per model sampled, a fresh block per trainer. */
+  /** Policy versions for the shared rollout source: a fresh block for each model that samples (a trainer counts within it). */
   private static final class Versions {
     private long nextBlock = 1;
 
     long next() {
-      return nextBlock++ * VERSION_BLOCK;
-    }
-
-    long block() {
       return nextBlock++ * VERSION_BLOCK;
     }
   }
