@@ -105,6 +105,13 @@ public abstract class RlConfig extends OptimizerSettings {
    * samples for the same seed. Default {@code executors}.
    */
   public String rolloutsOn = "executors";
+  /**
+   * Partitions the prompts of one iteration are cut into on the executors; 0 = Spark's default parallelism (the
+   * cluster's cores). Rows share a forward pass only within a partition, and batch shapes move log-probs by float32
+   * rounding, so a fixed count gives the same checkpoint on clusters of any size and after a lost executor.
+   * Default 0.
+   */
+  public int rolloutPartitions = 0;
   /** Rows per reference-scoring forward pass. Default 32. */
   public int scoreBatchSize = 32;
   /** Torch intra-op threads on the driver; 0 = all cores. Default 0. */
@@ -158,6 +165,7 @@ public abstract class RlConfig extends OptimizerSettings {
     if (checkpointEvery < 0) p.add(s + "checkpoint_every must be >= 0");
     if (writeEvery < 0) p.add(s + "write_every must be >= 0");
     if (evalEvery < 0 || evalProblems < 0) p.add(s + "eval_every and " + s + "eval_problems must be >= 0");
+    if (rolloutPartitions < 0) p.add(s + "rollout_partitions must be >= 0 (0 = Spark's default parallelism)");
     if (rolloutBatchSize < 1 || scoreBatchSize < 1) {
       p.add(s + "rollout_batch_size and " + s + "score_batch_size must be >= 1");
     }

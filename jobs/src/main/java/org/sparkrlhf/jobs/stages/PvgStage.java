@@ -151,7 +151,7 @@ public final class PvgStage implements Stage {
 
       RolloutSource source = c.rolloutsOn.equals("driver")
           ? new InProcessRollouts(tok, c.rolloutBatchSize, null)
-          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0, null);
+          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, c.rolloutPartitions, null);
       Rewarder rules = ProverRole.roleless(RuleRewarder.of(c.reward));
       Versions versions = new Versions();
       Checkpoints proverCheckpoints = new Checkpoints(ctx, stage, "policy", initPath, StageConfigs.toJson(c));

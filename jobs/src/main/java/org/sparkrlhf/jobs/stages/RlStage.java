@@ -106,7 +106,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       RewardModel rewardModel = rewardModel(c, reference, manager);
       RolloutSource source = c.rolloutsOn.equals("driver")
           ? new InProcessRollouts(tok, c.rolloutBatchSize, rewardModel)
-          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, 0, rewardModel);
+          : new SparkRollouts(ctx.spark(), tok, c.rolloutBatchSize, c.rolloutPartitions, rewardModel);
       Rewarder rewarder = RuleRewarder.of(c.reward);
       RlTrainer trainer = trainer(c, policy, reference, tok, prompts, source, rewarder);
       if (resumeFrom != null) {
