@@ -10,6 +10,10 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,11 +34,12 @@ import org.sparkrlhf.core.tokenizer.CharTokenizer;
 
 /**
  * {@code bin/rlhf rollouts} on a standalone Master + two 1-core Workers: the rows come from both executors;
- * then a second run loses one Worker (and its executor) mid-stage and still ends with every row exactly once.
+ * then a second run loses one Worker (and its executor) while it runs sampling tasks (Spark's event log shows them
+ * lost and retried) and still ends with every row exactly once.
  */
 class RolloutsClusterIT {
   static final int G = 4;
-  static final int PROMPTS = 160;
+  static final int PROMPTS = 64;
   static final ObjectMapper JSON = new ObjectMapper();
 
   @Test
@@ -57,13 +62,19 @@ class RolloutsClusterIT {
           tok.bosId(), tok.eosId(), tok.padId());
       HfCheckpoint.save(LlamaModel.init(cfg, false, 7, m), tok.toTokenizerJson(), Map.of(), checkpoint);
     }
-    Map<String, String> env = Map.of("RLHF_SPARK_CONF", "--conf spark.executor.memory=1g --conf spark.cores.max=2"
-        + " --conf spark.task.maxFailures=8 --conf spark.executorEnv.DJL_CACHE_DIR=" + djlCache());
+    int uiPort = StandaloneCluster.freePort();
+    Path events = TestSpark.tempDir("rollouts-it-events");  // Spark's event log: the record of every task's end
+    java.util.function.Function<String, Map<String, String>> env = run -> Map.of("RLHF_SPARK_CONF",
+        "--conf spark.executor.memory=1g --conf spark.cores.max=2 --conf spark.task.maxFailures=8"
+        + " --conf spark.executorEnv.DJL_CACHE_DIR=" + djlCache()
+        + " --conf spark.ui.enabled=true --conf spark.ui.port=" + uiPort
+        + " --conf spark.eventLog.enabled=true --conf spark.eventLog.compress=false --conf spark.eventLog.dir="
+        + eventLog(events, run).toUri());
     List<Process> workers;
     try (StandaloneCluster cluster = new StandaloneCluster(2, 1, "1500m")) {
       workers = cluster.workers();
       // 1. a normal run: both executors generate
-      Process first = rlhf(env, "rollouts", "--master", cluster.masterUrl(), "--lake", lakeRoot,
+      Process first = rlhf(env.apply("spread"), "rollouts", "--master", cluster.masterUrl(), "--lake", lakeRoot,
           "--run-id", "spread", "--checkpoint", checkpoint, "--set", "rollouts.limit=40",
           "--set", "rollouts.num_samples=" + G, "--set", "rollouts.max_new_tokens=48",
           "--set", "rollouts.partitions=8");
@@ -75,18 +86,16 @@ class RolloutsClusterIT {
       assertFalse(rep1.get("executor_ids").toString().contains("driver"), rep1.toString());
 
       // 2. a worker and its executor die mid-stage
-      Process second = rlhf(env, "rollouts", "--master", cluster.masterUrl(), "--lake", lakeRoot,
+      Process second = rlhf(env.apply("killed"), "rollouts", "--master", cluster.masterUrl(), "--lake", lakeRoot,
           "--run-id", "killed", "--checkpoint", checkpoint, "--set", "rollouts.num_samples=" + G,
-          "--set", "rollouts.max_new_tokens=48", "--set", "rollouts.partitions=24");
+          "--set", "rollouts.max_new_tokens=48", "--set", "rollouts.partitions=8");
       awaitStdout(second, "generating", 240);
-      awaitBusyWorkers(cluster, 2, 120);
-      Thread.sleep(12_000); // executors up: let them load the model and get into their first tasks
-      assertTrue(second.isAlive(), "the stage is still running when the worker dies");
+      awaitLongRunningTasks(second, uiPort, 240);
       StandaloneCluster.kill(workers.get(0));
       Result r2 = finish(second);
       assertEquals(0, r2.code, r2.stderr);
-      assertTrue(r2.stderr.contains("Lost executor") || r2.stderr.contains("ExecutorLostFailure"),
-          "the driver saw the executor go: " + tail(r2.stderr));
+      assertTrue(r2.stderr.contains("Lost executor"), "the driver saw the executor go: " + tail(r2.stderr));
+      assertTrue(lostTasks(events, "killed") > 0, "running sampling tasks were lost with the executor and retried");
       JsonNode rep2 = JSON.readTree(Files.readString(Path.of(r2.lastLine())));
       assertEquals(PROMPTS * G, rep2.get("rows").asLong());
       assertEquals(PROMPTS * G, rep2.get("distinct_rows").asLong(), "every (prompt_id, sample_index) exactly once");
@@ -98,6 +107,67 @@ class RolloutsClusterIT {
     assertEquals(PROMPTS * G, lake.read(Tables.ROLLOUTS).filter("run_id = 'killed'").count());
   }
 
+  /** The event-log folder of one run (Spark redacts the command line, so runs are told apart by folder). */
+  static Path eventLog(Path root, String run) {
+    try {
+      return Files.createDirectories(root.resolve(run));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Tasks of run {@code run} that ended with ExecutorLostFailure, from Spark's event log. */
+  static long lostTasks(Path eventLogRoot, String run) throws Exception {
+    long lost = 0;
+    try (var logs = Files.walk(eventLog(eventLogRoot, run))) {  // Spark 4 rolls a log into a folder of files
+      for (Path log : logs.filter(Files::isRegularFile).toList()) {
+        for (String l : Files.readAllLines(log)) {
+          if (!l.contains("\"SparkListenerTaskEnd\"")) continue;
+          JsonNode reason = JSON.readTree(l).path("Task End Reason");
+          if ("ExecutorLostFailure".equals(reason.path("Reason").asText())) lost++;
+        }
+      }
+    }
+    return lost;
+  }
+
+  /**
+   * Waits, through the driver's REST API, until two tasks have been running for at least half a second: sampling
+   * tasks (the shuffle tasks before them take milliseconds), one on each 1-core executor, so the Worker killed
+   * next takes a running sampling task down with it.
+   */
+  static void awaitLongRunningTasks(Process driver, int uiPort, int seconds) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + uiPort + "/api/v1/applications";
+    java.time.format.DateTimeFormatter launch = java.time.format.DateTimeFormatter
+        .ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'GMT'").withZone(java.time.ZoneOffset.UTC);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < deadline) {
+      if (!driver.isAlive()) throw new IllegalStateException("bin/rlhf ended before the worker was killed");
+      try {
+        String app = base + "/" + JSON.readTree(get(http, base)).get(0).get("id").asText();
+        int longRunning = 0;
+        for (JsonNode stage : JSON.readTree(get(http, app + "/stages?status=active"))) {
+          String tasks = app + "/stages/" + stage.get("stageId").asInt() + "/" + stage.get("attemptId").asInt()
+              + "/taskList?length=1000";
+          for (JsonNode t : JSON.readTree(get(http, tasks))) {
+            if (!"RUNNING".equals(t.path("status").asText())) continue;
+            java.time.Instant at = java.time.Instant.from(launch.parse(t.get("launchTime").asText()));
+            if (java.time.Duration.between(at, java.time.Instant.now()).toMillis() >= 500) longRunning++;
+          }
+        }
+        if (longRunning >= 2) return;
+      } catch (java.io.IOException | NullPointerException e) {
+        // the UI is not up yet, or the application has no stage yet
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("no two tasks ran at once for 0.5 s within " + seconds + " s");
+  }
+
+  static String get(HttpClient http, String url) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+  }
   /** The DJL cache the driver already uses (natives extracted once, shared by the executors). */
   static String djlCache() {
     String env = System.getenv("DJL_CACHE_DIR");
@@ -147,20 +217,6 @@ class RolloutsClusterIT {
       Thread.sleep(500);
     }
     throw new IllegalStateException("no '" + marker + "' from bin/rlhf in " + seconds + " s");
-  }
-
-  /** Waits until {@code n} workers each have a core in use (an executor of the running application). */
-  static void awaitBusyWorkers(StandaloneCluster cluster, int n, int seconds) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < deadline) {
-      int busy = 0;
-      for (JsonNode w : JSON.readTree(cluster.masterJson()).path("workers")) {
-        if ("ALIVE".equals(w.path("state").asText()) && w.path("coresused").asInt() > 0) busy++;
-      }
-      if (busy >= n) return;
-      Thread.sleep(500);
-    }
-    throw new IllegalStateException(n + " workers did not get executors in " + seconds + " s");
   }
 
   static String tail(String s) {
