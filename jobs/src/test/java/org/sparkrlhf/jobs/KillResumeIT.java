@@ -11,15 +11,20 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.TestSpark;
+import org.sparkrlhf.core.lake.Lake;
+import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.SafeTensors;
 
 /**
- * {@code sft} killed with SIGKILL mid-run (its JVM and the launcher; no shutdown hook runs) and resumed with
- * {@code --resume} ends with the weights an uninterrupted run ends with, bit for bit. {@code dpo --resume} takes the
- * same path ({@code Checkpoints.resumePoint}, the trainer state beside each registered checkpoint); its trainer's
- * exact continuation is {@code DpoTrainerTest}'s (each process launch here costs tens of seconds).
+ * {@code sft} and {@code reward} killed with SIGKILL mid-run (the JVM and the launcher; no shutdown hook runs) and
+ * resumed with {@code --resume} end with the weights an uninterrupted run ends with, bit for bit, and with its
+ * metrics rows, each once. {@code dpo --resume} takes the same path ({@code Checkpoints.resumePoint}, the trainer
+ * state beside each registered checkpoint, metrics flushed by step); its trainer's exact continuation is
+ * {@code DpoTrainerTest}'s (each process launch here costs tens of seconds).
  */
 class KillResumeIT {
   static final List<String> SETTINGS = List.of(
@@ -74,12 +79,41 @@ class KillResumeIT {
     Map<String, SafeTensors.Tensor> b = weights(checkpoints.resolve(end));
     assertEquals(a.keySet(), b.keySet());
     for (String k : a.keySet()) assertArrayEquals(a.get(k).data(), b.get(k).data(), k);
+
+    // the metrics: every (step, name) of the uninterrupted run, each once (none lost to the kill, none doubled)
+    List<String> wholeMetrics = metricKeys(lake, name + "-whole", stage);
+    List<String> killedMetrics = metricKeys(lake, name + "-killed", stage);
+    assertEquals(wholeMetrics.size(), new java.util.HashSet<>(wholeMetrics).size(), "the uninterrupted run's rows once");
+    assertEquals(wholeMetrics, killedMetrics, "the killed and resumed run's metrics rows");
+  }
+
+  /** "step name" of a run's metrics rows, sorted (duplicates kept). */
+  static List<String> metricKeys(String lake, String run, String stage) {
+    return new Lake(TestSpark.session(), lake).read(Tables.METRICS)
+        .filter("run_id = '" + run + "' AND stage = '" + stage + "'").selectExpr("concat(step, ' ', name)")
+        .as(org.apache.spark.sql.Encoders.STRING()).collectAsList().stream().sorted().toList();
   }
 
   @Test
-  void sftKilledMidRunResumesToTheUninterruptedWeights() throws Exception {
+  void sftAndRewardKilledMidRunResumeToTheUninterruptedWeightsAndMetrics() throws Exception {
     String lake = TestSpark.newLake("kill-resume-it");
     assertEquals(0, Launcher.rlhf(Map.of(), args("data", lake, "d")).code());
     killAndResume(lake, "sft", "sft", 40, 80);
+
+    // a reward model from that SFT on 240 pairs of the lake's own prompts (the right answer over an off-by-one)
+    List<Row> pairs = new ArrayList<>();
+    for (int i = 0; i < 240; i++) {
+      int x = i % 10;
+      int y = i / 10 % 10;
+      pairs.add(RowFactory.create("kr", "train", String.format("kr-%04d", i), x + "+" + y + "=?\n",
+          "#### " + (x + y), "#### " + (x + y + 1), 1.0, 0.0, 1.0, null, null, "kill-resume-it", "setup", null));
+    }
+    Lake l = new Lake(TestSpark.session(), lake);
+    l.insertNew(Tables.PREFERENCES, l.frame(Tables.PREFERENCES, pairs));
+    String sft = Path.of(lake, "runs", "sft-whole", "sft", "checkpoints", "step-000080").toString();
+    killAndResume(lake, "reward", "reward", 40, 400, "--set", "reward.init_checkpoint=" + sft,
+        "--set", "reward.dataset=kr", "--set", "reward.max_steps=400", "--set", "reward.batch_size=16",
+        "--set", "reward.checkpoint_every=20", "--set", "reward.eval_every=100", "--set", "reward.log_every=100",
+        "--set", "reward.eval_share=0.1", "--set", "reward.threads=1", "--set", "reward.lr=1e-3");
   }
 }

@@ -113,9 +113,14 @@ final class Checkpoints {
    * continues from); a one-line error when there is none.
    */
   static String resumePoint(Lake lake, String runId, String stage) {
+    return resumePoint(lake, runId, stage, "policy");
+  }
+
+  /** As {@link #resumePoint(Lake, String, String)}, for checkpoints of {@code kind} (e.g. {@code reward}). */
+  static String resumePoint(Lake lake, String runId, String stage, String kind) {
     String path;
     try {
-      path = latest(lake, runId, stage, "policy");
+      path = latest(lake, runId, stage, kind);
     } catch (UserError e) {
       path = null;
     }

@@ -159,11 +159,11 @@ public final class DpoStage implements Stage {
         @Override
         public void onCheckpoint(int step, LlamaModel m, java.util.function.Supplier<TrainerState> state) {
           provenance.put("step", step);
+          metrics.flushThroughStep();  // rows first, as in sft: a resumed run's repeat of this flush adds nothing
           checkpoints.save(step, m, tok, provenance, dir -> state.get().write(dir, Map.of("reference", refPath)));
-          metrics.flush();
         }
-      }), metrics::flush);
-      metrics.flush();
+      }), metrics::flushThroughStep);
+      metrics.flushThroughStep();
       Map<String, Object> last = stepReport(result.last());
       ctx.put("dataset", dataset)
           .put("reference_checkpoint", refPath)

@@ -17,6 +17,8 @@ final class MetricsWriter {
   private final String stage;
   private final List<Row> buffer = new ArrayList<>();
   private long flushes;
+  private long highestStep = -1;
+  private long flushedThrough = -1;
 
   MetricsWriter(RunContext ctx, String stage) {
     this.ctx = ctx;
@@ -26,6 +28,22 @@ final class MetricsWriter {
   void add(long step, String name, double value) {
     if (Double.isNaN(value) || Double.isInfinite(value)) return;
     buffer.add(RowFactory.create(ctx.runId(), stage, step, name, value, null));
+    highestStep = Math.max(highestStep, step);
+  }
+
+  /**
+   * Flushes as transaction = the highest step added, for step-counted stages that resume (sft, dpo, reward): a
+   * resumed run repeats the steps after its checkpoint, and their flush repeats its transaction, so rows the killed
+   * run committed are not written twice and rows it did not commit are written once. Rows of a step at or below the
+   * last flush's are a programming error here, not silently dropped.
+   */
+  void flushThroughStep() {
+    if (buffer.isEmpty()) return;
+    if (highestStep <= flushedThrough) {
+      throw new IllegalStateException("metrics of step " + highestStep + " after a flush through step " + flushedThrough);
+    }
+    flush(highestStep);
+    flushedThrough = highestStep;
   }
 
   /**

@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.sparkrlhf.core.train.TrainerState;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.sparkrlhf.core.UserError;
@@ -65,6 +67,11 @@ public final class RewardStage implements Stage {
   }
 
   @Override
+  public Map<String, String> shortcuts() {
+    return Map.of("--resume", "reward.resume=true");
+  }
+
+  @Override
   public void check(Config config) {
     StageConfigs.checked(config, "reward", RewardConfig.class, RewardConfig::problems);
   }
@@ -81,7 +88,10 @@ public final class RewardStage implements Stage {
       return;
     }
     String dataset = PreferenceData.dataset(c.dataset, ctx.runId());
-    String initPath = Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
+    // A resumed run starts from its newest checkpoint, with the trainer state beside it, and keeps its parent.
+    String resumeFrom = c.resume ? Checkpoints.resumePoint(lake, ctx.runId(), "reward", KIND) : null;
+    String initPath = resumeFrom != null ? TrainerState.readJson(resumeFrom).path("parent").asText()
+        : Checkpoints.orLatest(lake, ctx.runId(), c.initCheckpoint, c.initStage, "policy");
 
     Dataset<Row> prefs = PreferenceData.read(lake, dataset);
     List<Row> trainRows = new ArrayList<>();
@@ -104,7 +114,7 @@ public final class RewardStage implements Stage {
     }
 
     try (NDManager manager = NDManager.newBaseManager()) {
-      Models.Loaded start = scoreHeadModel(initPath, c.seed, manager);
+      Models.Loaded start = scoreHeadModel(resumeFrom != null ? resumeFrom : initPath, c.seed, manager);
       LlamaModel model = start.model();
       TextTokenizer tok = start.tokenizer();
       LlamaConfig mc = model.config();
@@ -133,6 +143,19 @@ public final class RewardStage implements Stage {
       String[] lastCheckpoint = new String[1];
       RewardModelTrainer trainer = new RewardModelTrainer(c);
       int total = trainer.plannedSteps(train.pairs().size());
+      TrainerState resume = null;
+      if (resumeFrom != null) {
+        resume = TrainerState.read(resumeFrom);
+        if (resume.iteration() >= total) {
+          model.close();
+          throw new UserError("reward --resume: " + resumeFrom + " has finished " + resume.iteration() + " of "
+              + total + " steps; nothing to resume (raise reward.max_steps or reward.epochs to train further)");
+        }
+        checkpoints.resumedFrom(resumeFrom);
+        ctx.put("resumed_from", resumeFrom);
+        System.out.printf("reward: resuming after step %d from %s%n", resume.iteration(), resumeFrom);
+      }
+      TrainerState resumeState = resume;
       HeadTraining.Result<RewardMetrics> result = checkpoints.training(() -> trainer.train(model, train.pairs(), eval.pairs(),
           new HeadTraining.Hooks<RewardMetrics>() {
             @Override
@@ -155,13 +178,15 @@ public final class RewardStage implements Stage {
             }
 
             @Override
-            public void onCheckpoint(int step, LlamaModel m) {
+            public void onCheckpoint(int step, LlamaModel m, Supplier<TrainerState> state) {
               provenance.put("step", step);
-              lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance);
-              metrics.flush();
+              // Rows first, as in sft: a resumed run's repeat of this flush adds nothing.
+              metrics.flushThroughStep();
+              lastCheckpoint[0] = checkpoints.save(step, m, tok, provenance,
+                  dir -> state.get().write(dir, Map.of("parent", initPath)));
             }
-          }), metrics::flush);
-      metrics.flush();
+          }, resumeState), metrics::flushThroughStep);
+      metrics.flushThroughStep();
       ctx.put("dataset", dataset)
           .put("init_checkpoint", initPath)
           .put("pairs_read", trainRows.size() + evalRows.size())

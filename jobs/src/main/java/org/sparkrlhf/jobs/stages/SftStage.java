@@ -175,13 +175,14 @@ public final class SftStage implements Stage {
             @Override
             public void onCheckpoint(int step, LlamaModel m, java.util.function.Supplier<TrainerState> state) {
               provenance.put("step", step);
-              // The trainer state is written beside the weights before the row is registered: a registered
-              // checkpoint can always be resumed from.
+              // Rows first (a kill before the checkpoint: the resumed run's repeat of this flush adds nothing),
+              // then the trainer state beside the weights before the row is registered: a registered checkpoint
+              // can always be resumed from.
+              metrics.flushThroughStep();
               checkpoints.save(step, m, tok, provenance, dir -> state.get().write(dir, Map.of("parent", parent)));
-              metrics.flush();
             }
-          }), metrics::flush);
-      metrics.flush();
+          }), metrics::flushThroughStep);
+      metrics.flushThroughStep();
       // Measured again at the end: on a shared machine the start can fall in a slow spell (a peak measured low
       // there once gave per-step MFU above 100 %); the run's MFU is against the higher of the two.
       double peakEnd = MatmulPeak.measure(manager);

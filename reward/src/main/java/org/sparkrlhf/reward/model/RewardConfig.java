@@ -54,6 +54,12 @@ public class RewardConfig extends ScheduledOptimizerSettings {
   /** Stage whose newest policy checkpoint is the start when {@link #initCheckpoint} is empty. Default {@code sft}. */
   public String initStage = "sft";
   /**
+   * Continue after the newest checkpoint this stage wrote in the run, with its optimizer state and place in the batch
+   * order (command line {@code --resume}): the result equals an uninterrupted run's. With no such checkpoint, a
+   * one-line error. Outcome models ({@code kind = orm}) only. Default false.
+   */
+  public boolean resume = false;
+  /**
    * Subtract the table's {@code margin} column inside the sigmoid, −log σ(r_c − r_r − margin) (a null margin counts
    * as 0); false = no margin. Default false.
    */
@@ -100,6 +106,7 @@ public class RewardConfig extends ScheduledOptimizerSettings {
     if (!evalSplit.isBlank() && evalSplit.equals(split) && evalDataset.isBlank()) {
       p.add("reward.eval_split must differ from reward.split (the held-out pairs would be trained on)");
     }
+    if (resume && kind.equals("prm")) p.add("reward.resume continues outcome models only (reward.kind = orm)");
     if (!(centerRewardsCoefficient >= 0)) p.add("reward.center_rewards_coefficient must be >= 0");
     if (maxSeqLen < 2) p.add("reward.max_seq_len must be at least 2");
     if (evalEvery < 0 || checkpointEvery < 0) p.add("reward.eval_every and reward.checkpoint_every must be >= 0");

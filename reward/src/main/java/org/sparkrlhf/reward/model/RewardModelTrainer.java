@@ -38,8 +38,14 @@ public final class RewardModelTrainer implements HeadTraining.Objective<RewardPa
    */
   public HeadTraining.Result<RewardMetrics> train(LlamaModel model, List<RewardPair> pairs, List<RewardPair> eval,
       HeadTraining.Hooks<RewardMetrics> hooks) {
+    return train(model, pairs, eval, hooks, null);
+  }
+
+  /** As {@link #train(LlamaModel, List, List, HeadTraining.Hooks)}, continuing after {@code resume} (null: none). */
+  public HeadTraining.Result<RewardMetrics> train(LlamaModel model, List<RewardPair> pairs, List<RewardPair> eval,
+      HeadTraining.Hooks<RewardMetrics> hooks, org.sparkrlhf.core.train.TrainerState resume) {
     if (pairs.isEmpty()) throw new IllegalArgumentException("no preference pairs to train on");
-    return HeadTraining.train(c, model, pairs, eval, this, hooks);
+    return HeadTraining.train(c, model, pairs, eval, this, hooks, resume);
   }
 
   @Override

@@ -28,7 +28,10 @@ import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 
-/** Where the head is read, that training separates chosen from rejected, and that a saved reward model reloads. */
+/**
+ * Where the head is read, that training separates chosen from rejected, that a saved reward model reloads, and
+ * that a resumed run ends with the uninterrupted run's weights.
+ */
 class RewardModelTrainerTest {
   static final CharTokenizer TOK = new CharTokenizer();
   static NDManager manager;
@@ -109,6 +112,66 @@ class RewardModelTrainerTest {
       assertTrue(Math.abs(atPaddedEnd - alone) > 1e-3, "pad column " + atPaddedEnd + " vs last token " + alone);
       // the executors' scoring reads the same position
       assertEquals(alone, SequenceLogProbs.score(rm, List.of(longRow, shortRow), 1.0, true, 2).get(1).score(), 1e-5);
+    }
+  }
+
+  static Map<String, float[]> weights(LlamaModel model) {
+    Map<String, float[]> out = new java.util.TreeMap<>();
+    model.parameters().forEach((k, v) -> out.put(k, v.toFloatArray()));
+    return out;
+  }
+
+  @Test
+  void aResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit() {
+    RewardConfig c = config();
+    c.maxSteps = 20;
+    c.checkpointEvery = 7;  // mid-epoch (6 batches of 8 an epoch)
+    List<RewardPair> train = pairs(48, 0);
+    List<RewardPair> eval = pairs(12, 50);
+    try (NDManager m = manager.newSubManager()) {
+      LlamaModel rm = policy.withScoreHead(11, m);
+      LlamaModel[] atCheckpoint = new LlamaModel[1];
+      org.sparkrlhf.core.train.TrainerState[] state = new org.sparkrlhf.core.train.TrainerState[1];
+      List<Integer> checkpoints = new ArrayList<>();
+      new RewardModelTrainer(c).train(rm, train, eval, new HeadTraining.Hooks<RewardMetrics>() {
+        @Override
+        public void onCheckpoint(int step, LlamaModel at,
+            java.util.function.Supplier<org.sparkrlhf.core.train.TrainerState> s) {
+          checkpoints.add(step);
+          if (step == 14) {
+            atCheckpoint[0] = at.copy(m);
+            state[0] = s.get();
+          }
+        }
+      });
+      assertEquals(List.of(7, 14, 20), checkpoints);
+      Map<String, float[]> uninterrupted = weights(rm);
+      assertEquals(14, state[0].iteration());
+
+      // From the step-14 weights and state: the same 6 steps on the same batches, the same weights at the end; the
+      // held-out metrics before the first of them are not reported again.
+      LlamaModel resumed = atCheckpoint[0].copy(m);
+      List<Integer> evalSteps = new ArrayList<>();
+      HeadTraining.Result<RewardMetrics> r = new RewardModelTrainer(c).train(resumed, train, eval,
+          new HeadTraining.Hooks<RewardMetrics>() {
+            @Override
+            public void onEval(int step, RewardMetrics metrics) {
+              evalSteps.add(step);
+            }
+          }, state[0]);
+      assertEquals(List.of(20), evalSteps);
+      assertEquals(15, r.first().step());
+      Map<String, float[]> after = weights(resumed);
+      assertEquals(uninterrupted.keySet(), after.keySet());
+      for (String k : uninterrupted.keySet()) assertArrayEquals(uninterrupted.get(k), after.get(k), 0f, k);
+
+      // What the state carries matters: fresh optimizer moments (and the schedule's step count reset) end elsewhere.
+      LlamaModel fresh = atCheckpoint[0].copy(m);
+      var blank = new org.sparkrlhf.core.train.TrainerState(14,
+          org.sparkrlhf.core.train.PolicyOptimizer.of(c, c.maxSteps).state(), Map.of());
+      new RewardModelTrainer(c).train(fresh, train, eval, new HeadTraining.Hooks<RewardMetrics>() {}, blank);
+      assertTrue(!java.util.Arrays.equals(uninterrupted.get(LlamaModel.EMBED), weights(fresh).get(LlamaModel.EMBED)),
+          "without the optimizer state the resumed run differs");
     }
   }
 
