@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class HfCheckpointTest {
+public class HfCheckpointTest {
 
     static NDManager manager;
     static final ObjectMapper JSON = new ObjectMapper();
@@ -188,7 +188,7 @@ class HfCheckpointTest {
     // ------------------------------------------------------------------------------- safetensors
 
     /** Builds a safetensors file by hand: a BF16 [3] tensor and an F16 [2,2] tensor, with metadata. */
-    static byte[] handWrittenHalfFile() {
+    public static byte[] handWrittenHalfFile() {
         short[] bf16 = {(short) 0x3F80 /* 1.0 */, (short) 0xC020 /* -2.5 */, (short) 0x3E20 /* 0.15625 */};
         short[] f16 = {(short) 0x3C00 /* 1.0 */, (short) 0xC000 /* -2.0 */, (short) 0x7BFF /* 65504 */,
             (short) 0x0001 /* 2^-24, smallest subnormal */};

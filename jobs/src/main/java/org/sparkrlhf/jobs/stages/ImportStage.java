@@ -251,7 +251,11 @@ public final class ImportStage implements Stage {
 
     @Override
     public Iterator<Row> call(String file) throws IOException {
-      byte[] bytes = HadoopFiles.readBytes(file);
+      return parse(file, HadoopFiles.readBytes(file), validator, forced).iterator();
+    }
+
+    /** The rows of one JSONL file's bytes: one per non-blank line, parsed or refused with its reason. */
+    static List<Row> parse(String file, byte[] bytes, RecordValidator validator, Kind forced) {
       List<Row> out = new ArrayList<>();
       Kind fileKind = forced;
       int start = bytes.length >= BOM.length && Arrays.equals(bytes, 0, BOM.length, BOM, 0, BOM.length)
@@ -285,7 +289,7 @@ public final class ImportStage implements Stage {
         }
         out.add(toRow(file, lineNo, fileKind, validator.validate(node, fileKind), line));
       }
-      return out.iterator();
+      return out;
     }
   }
 
