@@ -143,6 +143,28 @@ class ImportStageTest {
     assertTrue(e.getMessage().contains("column 'prompt' is int"), e.getMessage());
   }
 
+  /**
+   * Two Parquet files the import's fuzzing found: a corrupt data page (Spark's vectorized decoder spun on it for over
+   * ten minutes; the import reads Parquet with parquet-mr's record reader, which refuses it) and a file that is not
+   * Parquet at all. Each is a one-line error naming the file, within a minute.
+   */
+  @Test
+  void corruptParquetFilesAreAOneLineError() throws Exception {
+    Path page = dir.resolve("corrupt-rle-page.parquet");
+    try (var in = ImportStageTest.class.getResourceAsStream("/import/corrupt-rle-page.parquet")) {
+      Files.copy(in, page);
+    }
+    Path notParquet = dir.resolve("not.parquet");
+    Files.writeString(notParquet, "PAR1 this is not a Parquet file PAR1");
+    for (Path f : List.of(page, notParquet)) {
+      UserError e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofMinutes(1),
+          () -> assertThrows(UserError.class, () -> run("imp-corrupt", "import.path=\"" + f + "\"")));
+      assertTrue(e.getMessage().startsWith("cannot import: ") && e.getMessage().contains(f.getFileName().toString())
+          && !e.getMessage().contains("\n"), e.getMessage());
+    }
+    assertEquals("true", spark.conf().get("spark.sql.parquet.enableVectorizedReader"), "the session's setting is restored");
+  }
+
   @Test
   void nothingReadableIsAnError() throws Exception {
     Path empty = dir.resolve("empty.jsonl");

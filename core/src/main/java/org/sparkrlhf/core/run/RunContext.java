@@ -85,6 +85,8 @@ public final class RunContext {
     report.put("seconds", (done.toEpochMilli() - started.toEpochMilli()) / 1000.0);
     report.put("reads", new LinkedHashMap<>(lake.reads()));
     report.put("writes", new LinkedHashMap<>(lake.writes()));
+    // commits that lost to another writer of the same table and were tried again (idempotent, so safe)
+    report.put("write_conflicts_retried", lake.conflictsRetried());
     String path = runDir() + "/report.json";
     HadoopFiles.writeText(path, toJson(report));
     return path;

@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * provoked it (replay: the same command with that file as the only argument).
  *
  * <p>{@code -Dfuzz.seconds=N} runs each target for N seconds instead of the suite's bound (for a longer run by
- * hand); the corpus Jazzer grows is kept under {@code target/fuzz/<target>/corpus} between runs.
+ * hand: {@code mvn -pl jobs test -Dtest=ImportFuzzTest -Dfuzz.seconds=600}); the corpus Jazzer grows is kept
+ * under {@code target/fuzz/<target>/corpus} between runs.
  */
 public final class Jazzer {
   private Jazzer() {}
@@ -31,7 +32,12 @@ public final class Jazzer {
     return Integer.getInteger("fuzz.seconds", suiteDefault);
   }
 
-  /** Fuzzes {@code target} for {@code seconds}, its corpus seeded with {@code seeds}; returns Jazzer's runs count. */
+  /**
+   * Fuzzes {@code target} for {@code seconds}, its corpus seeded with {@code seeds}, coverage measured in this
+   * project's classes and in the packages {@code fuzz.instrument} names (for a run by hand, such as
+   * {@code org.apache.parquet.**}: instrumenting a library slows the first inputs too much for the suite's bound);
+   * returns Jazzer's count of inputs run.
+   */
   public static long fuzz(Class<?> target, Map<String, byte[]> seeds, int seconds, String heap) {
     try {
       Path dir = Path.of("target", "fuzz", target.getSimpleName()).toAbsolutePath();
@@ -42,11 +48,18 @@ public final class Jazzer {
       Path log = dir.resolve("jazzer.log");
       List<String> cmd = new ArrayList<>(List.of(
           Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx" + heap,
+          "-Xmx" + heap));
+      // The test JVM's module openings and system properties (Spark and DJL need them), not its heap or agents.
+      for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        if (a.startsWith("--add-") || (a.startsWith("-D") && !a.startsWith("-Djava.class.path"))) cmd.add(a);
+      }
+      cmd.addAll(List.of(
           "-cp", System.getProperty("java.class.path"),
           "com.code_intelligence.jazzer.Jazzer",
           "--target_class=" + target.getName(),
-          "--instrumentation_includes=org.sparkrlhf.**",
+          "--instrumentation_includes=org.sparkrlhf.**"
+              + (System.getProperty("fuzz.instrument", "").isBlank() ? "" : ":" + System.getProperty("fuzz.instrument")),
+          "--custom_hook_excludes=io.netty.**",  // its Unsafe queue writes trip Jazzer's Unsafe hook as Spark starts
           "--reproducer_path=" + findings,
           "-artifact_prefix=" + findings + "/",
           "-max_total_time=" + seconds,

@@ -23,6 +23,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -103,6 +104,13 @@ public final class ImportStage implements Stage {
 
   @Override
   public void run(RunContext ctx, Config config) {
+    readRows(ctx.spark(), () -> {
+      importFiles(ctx, config);
+      return null;
+    });
+  }
+
+  private void importFiles(RunContext ctx, Config config) {
     check(config);
     ImportConfig c = StageConfigs.bind(config, "import", ImportConfig.class);
     ctx.put("config", c);
@@ -122,7 +130,7 @@ public final class ImportStage implements Stage {
       parts.add(ctx.spark().createDataFrame(rows, PARSED));
     }
     for (String f : parquet) {
-      parts.add(parseParquet(ctx, f, forced, new RecordValidator(c.maxChars)));
+      parts.add(parseParquet(ctx.spark(), f, forced, new RecordValidator(c.maxChars)));
     }
     Dataset<Row> parsed = parts.get(0);
     for (int i = 1; i < parts.size(); i++) parsed = parsed.unionByName(parts.get(i));
@@ -311,11 +319,60 @@ public final class ImportStage implements Stage {
   }
 
   /**
+   * Runs an action that reads the import's files (the whole import), with Parquet read by parquet-mr's record
+   * reader. A file Spark cannot read (a Parquet footer or page that is not
+   * Parquet, a schema it cannot infer) is a one-line error naming the file and what was wrong, not Spark's stack
+   * trace: its message's first line and the first line of its deepest cause. Anything else is not a user's file.
+   */
+  static <T> T readRows(SparkSession spark, java.util.function.Supplier<T> action) {
+    String vectorized = spark.conf().get(VECTORIZED, "true");
+    // Spark's vectorized Parquet decoder spins without end on some corrupt pages (a fuzzed 845-byte file kept it
+    // busy for over 10 minutes); parquet-mr's own record reader refuses them with an exception.
+    spark.conf().set(VECTORIZED, "false");
+    try {
+      return action.get();
+    } catch (Exception e) {  // Spark's SparkException is checked but undeclared
+      UserError user = unreadable(e);
+      if (user != null) throw user;
+      if (e instanceof RuntimeException re) throw re;
+      throw new IllegalStateException(e);
+    } finally {
+      spark.conf().set(VECTORIZED, vectorized);
+    }
+  }
+
+  private static final String VECTORIZED = "spark.sql.parquet.enableVectorizedReader";
+
+  /** Spark's conditions for a file that is not what it claims to be. */
+  private static final List<String> UNREADABLE = List.of("FAILED_READ_FILE", "UNABLE_TO_INFER_SCHEMA",
+      "CANNOT_READ_FILE_FOOTER", "PARQUET_", "MALFORMED_RECORD_IN_PARSING");
+
+  private static UserError unreadable(Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof org.apache.spark.SparkThrowable st && st.getCondition() != null
+          && UNREADABLE.stream().anyMatch(st.getCondition()::startsWith)) {
+        Throwable root = t;
+        while (root.getCause() != null) root = root.getCause();
+        String what = firstLine(t.getMessage());
+        String why = root == t ? "" : " (" + root.getClass().getSimpleName() + ": " + firstLine(root.getMessage()) + ")";
+        return new UserError("cannot import: " + what + why);
+      }
+    }
+    return null;
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) return "";
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /**
    * A Parquet file: its columns must not contradict the table's (a one-line error naming the column);
    * then each row is validated like a JSONL line, its row number standing for the line.
    */
-  static Dataset<Row> parseParquet(RunContext ctx, String file, Kind forced, RecordValidator validator) {
-    Dataset<Row> df = ctx.spark().read().parquet(file);
+  static Dataset<Row> parseParquet(SparkSession spark, String file, Kind forced, RecordValidator validator) {
+    Dataset<Row> df = spark.read().parquet(file);
     StructType schema = df.schema();
     List<String> names = Arrays.asList(schema.fieldNames());
     Kind kind = forced;
@@ -354,6 +411,6 @@ public final class ImportStage implements Stage {
           JsonNode node = RecordValidator.parse(json);
           return toRow(file, line, k, validator.validate(node, k), json);
         });
-    return ctx.spark().createDataFrame(rows, PARSED);
+    return spark.createDataFrame(rows, PARSED);
   }
 }

@@ -3,6 +3,16 @@ package org.sparkrlhf.jobs.stages;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.sparkrlhf.core.TestSpark;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -29,6 +39,35 @@ class ImportFuzzTest {
     long runs = Jazzer.fuzz(JsonlImportFuzzTarget.class, seeds, Jazzer.seconds(20), "1g");
     System.out.println("jsonl import: " + runs + " inputs fuzzed");
     assertTrue(runs > 1000, "Jazzer ran " + runs + " inputs");
+  }
+
+  @Test
+  void parquetFilesGiveRowsOrAOneLineError() throws Exception {
+    SparkSession spark = TestSpark.session();
+    Path dir = TestSpark.tempDir("parquet-seeds");
+    Map<String, byte[]> seeds = new LinkedHashMap<>();
+    StructType sft = new StructType().add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
+        .add("completion", DataTypes.StringType);
+    seeds.put("sft.parquet", parquet(spark, dir.resolve("sft"), sft, List.of(RowFactory.create("a", "4*2=?\n", "=8\n#### 8\n"),
+        RowFactory.create(null, "4*3=?\n", ""))));
+    StructType pref = new StructType().add("id", DataTypes.LongType).add("prompt", DataTypes.StringType)
+        .add("chosen", DataTypes.StringType).add("rejected", DataTypes.StringType);
+    seeds.put("preference.parquet", parquet(spark, dir.resolve("pref"), pref,
+        List.of(RowFactory.create(1L, "1+1=?\n", "#### 2\n", "#### 3\n"))));
+    StructType prompt = new StructType().add("prompt", DataTypes.StringType).add("answer", DataTypes.IntegerType);
+    seeds.put("prompt.parquet", parquet(spark, dir.resolve("prompt"), prompt,
+        List.of(RowFactory.create("9-4=?\n", 5), RowFactory.create("9-5=?\n", null))));
+    long runs = Jazzer.fuzz(ParquetImportFuzzTarget.class, seeds, Jazzer.seconds(30), "1g");
+    System.out.println("parquet import: " + runs + " inputs fuzzed");
+    assertTrue(runs > 50, "Jazzer ran " + runs + " inputs");
+  }
+
+  /** The single part file Spark writes for {@code rows}. */
+  private static byte[] parquet(SparkSession spark, Path dir, StructType schema, List<Row> rows) throws Exception {
+    spark.createDataFrame(rows, schema).coalesce(1).write().parquet(dir.toString());
+    try (Stream<Path> files = Files.list(dir)) {
+      return Files.readAllBytes(files.filter(f -> f.getFileName().toString().endsWith(".parquet")).findFirst().orElseThrow());
+    }
   }
 
   private static byte[] utf8(String s) {
