@@ -20,11 +20,9 @@ import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.SafeTensors;
 
 /**
- * {@code sft} and {@code reward} killed with SIGKILL mid-run (the JVM and the launcher; no shutdown hook runs) and
- * resumed with {@code --resume} end with the weights an uninterrupted run ends with, bit for bit, and with its
- * metrics rows, each once. {@code dpo --resume} takes the same path ({@code Checkpoints.resumePoint}, the trainer
- * state beside each registered checkpoint, metrics flushed by step); its trainer's exact continuation is
- * {@code DpoTrainerTest}'s (each process launch here costs tens of seconds).
+ * {@code sft}, {@code reward}, {@code dpo} and {@code ppo} killed with SIGKILL mid-run (the JVM and the launcher; no
+ * shutdown hook runs) and resumed with {@code --resume} end with the weights an uninterrupted run ends with, bit for
+ * bit, and with its metrics rows, each once. {@code ppo} runs the RL loop {@code grpo} shares, with a critic beside.
  */
 class KillResumeIT {
   static final List<String> SETTINGS = List.of(
@@ -73,7 +71,7 @@ class KillResumeIT {
     resume.add("--resume");
     Launcher.Result resumed = Launcher.rlhf(Map.of(), args(stage, lake, name + "-killed", resume.toArray(String[]::new)));
     assertEquals(0, resumed.code(), resumed.stderr());
-    assertTrue(resumed.stdout().contains(stage + ": resuming after step "), resumed.stdout());
+    assertTrue(resumed.stdout().contains(stage + ": resuming after "), resumed.stdout());
 
     Map<String, SafeTensors.Tensor> a = weights(Path.of(lake, "runs", name + "-whole", stage, "checkpoints", end));
     Map<String, SafeTensors.Tensor> b = weights(checkpoints.resolve(end));
@@ -95,7 +93,7 @@ class KillResumeIT {
   }
 
   @Test
-  void sftAndRewardKilledMidRunResumeToTheUninterruptedWeightsAndMetrics() throws Exception {
+  void everyTrainerKilledMidRunResumesToTheUninterruptedWeightsAndMetrics() throws Exception {
     String lake = TestSpark.newLake("kill-resume-it");
     assertEquals(0, Launcher.rlhf(Map.of(), args("data", lake, "d")).code());
     killAndResume(lake, "sft", "sft", 40, 80);
@@ -115,5 +113,14 @@ class KillResumeIT {
         "--set", "reward.dataset=kr", "--set", "reward.max_steps=400", "--set", "reward.batch_size=16",
         "--set", "reward.checkpoint_every=20", "--set", "reward.eval_every=100", "--set", "reward.log_every=100",
         "--set", "reward.eval_share=0.1", "--set", "reward.threads=1", "--set", "reward.lr=1e-3");
+    // DPO on the same pairs with that SFT as its reference and start
+    killAndResume(lake, "dpo", "dpo", 40, 80, "--set", "dpo.reference_checkpoint=" + sft,
+        "--set", "dpo.dataset=kr", "--set", "dpo.epochs=4", "--set", "dpo.max_steps=80", "--set", "dpo.batch_size=8",
+        "--set", "dpo.checkpoint_every=20", "--set", "dpo.log_every=10", "--set", "dpo.threads=1");
+    // PPO (the RL loop GRPO shares, plus the critic and its optimizer in the trainer state) on the lake's prompts
+    killAndResume(lake, "ppo", "ppo", 8, 12, "--checkpoint", sft, "--set", "ppo.iterations=12",
+        "--set", "ppo.prompts_per_iteration=8", "--set", "ppo.group_size=2", "--set", "ppo.max_new_tokens=24",
+        "--set", "ppo.minibatch_size=8", "--set", "ppo.checkpoint_every=4", "--set", "ppo.write_every=1",
+        "--set", "ppo.eval_every=0", "--set", "ppo.threads=1", "--set", "ppo.lr=1e-3");
   }
 }
