@@ -54,6 +54,19 @@ public final class Lake {
     return new Lake(spark, root);
   }
 
+  /** Table → the version every {@link #read} of it returns (Delta time travel); empty unless {@link #pinnedTo}. */
+  private Map<String, Long> pins = Map.of();
+
+  /**
+   * A view of the same lake, empty lineage, whose reads of the tables in {@code versions} return those versions
+   * (a checkpoint's recorded data, for a reproduction); other tables read as usual.
+   */
+  public Lake pinnedTo(Map<String, Long> versions) {
+    Lake l = new Lake(spark, root);
+    l.pins = Map.copyOf(versions);
+    return l;
+  }
+
   public SparkSession spark() {
     return spark;
   }
@@ -85,8 +98,9 @@ public final class Lake {
     if (ensured.contains(table)) return;
     Tables.Table t = Tables.get(table);
     String path = path(table);
-    // Two stages creating the same table at once: the loser's commit conflicts, and its retry finds the table.
-    retrying(table, () -> {
+    // Two stages creating the same table at once: the loser's commit conflicts, or it finds the folder the winner is
+    // writing its first commit into (CREATE_RACE); either way its retry finds the table.
+    retrying(table, true, () -> {
       if (!DeltaTable.isDeltaTable(spark, path)) {
         DeltaTable.createIfNotExists(spark)
             .location(path)
@@ -123,37 +137,59 @@ public final class Lake {
 
   /** Runs {@code write}, again after a concurrent-modification conflict, with a doubling, jittered backoff. */
   private <T> T retrying(String table, java.util.function.Supplier<T> write) {
+    return retrying(table, false, write);
+  }
+
+  private <T> T retrying(String table, boolean creating, java.util.function.Supplier<T> write) {
     long wait = 50;
     for (int attempt = 1; ; attempt++) {
       try {
         return write.get();
-      } catch (RuntimeException e) {
-        if (!isConflict(e)) throw e;
+      } catch (Exception e) {  // Delta's analysis errors are checked exceptions thrown undeclared
+        Throwable conflict = conflictOf(e, creating);
+        if (conflict == null) throw Lake.<RuntimeException>rethrown(e);
         if (attempt >= writeAttempts) {
           throw new UserError("write to " + table + " still conflicts with concurrent writers after " + attempt
-              + " attempts: " + firstLine(conflictOf(e)), e);
+              + " attempts: " + firstLine(conflict), e);
         }
         conflicts.incrementAndGet();
         try {
           Thread.sleep(wait + java.util.concurrent.ThreadLocalRandom.current().nextLong(wait));
         } catch (InterruptedException ie) {
           Thread.currentThread().interrupt();
-          throw e;
+          throw Lake.<RuntimeException>rethrown(e);
         }
         wait = Math.min(2 * wait, 2000);
       }
     }
   }
 
-  /** A concurrent-modification conflict of Delta anywhere in the cause chain. */
-  static boolean isConflict(Throwable e) {
-    return conflictOf(e) != null;
+  /** {@code e} as it was thrown, checked or not (the compiler is told it is a {@code T}). */
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T rethrown(Throwable e) throws T {
+    throw (T) e;
   }
 
-  private static Throwable conflictOf(Throwable e) {
+  /** A concurrent-modification conflict of Delta anywhere in the cause chain. */
+  static boolean isConflict(Throwable e) {
+    return conflictOf(e, false) != null;
+  }
+
+  /**
+   * Delta's conditions when another writer is creating the table in the same moment: its folder holds files but no
+   * commit yet, so creating it is refused, or "if not exists" found the folder and skipped creating, then found no
+   * table there.
+   */
+  private static final java.util.Set<String> CREATE_RACE =
+      java.util.Set.of("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND");
+
+  private static Throwable conflictOf(Throwable e, boolean creating) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof io.delta.exceptions.DeltaConcurrentModificationException
           || t instanceof org.apache.spark.sql.delta.DeltaConcurrentModificationException) {
+        return t;
+      }
+      if (creating && t instanceof org.apache.spark.SparkThrowable st && CREATE_RACE.contains(st.getCondition())) {
         return t;
       }
     }
@@ -178,8 +214,10 @@ public final class Lake {
     return last.getLong(0);
   }
 
-  /** Reads the table at its current version and records that version as read. */
+  /** Reads the table at its current (or pinned) version and records that version as read. */
   public Dataset<Row> read(String table) {
+    Long pin = pins.get(table);
+    if (pin != null) return readVersion(table, pin);
     long v = version(table);
     reads.put(table, v);
     return spark.read().format("delta").option("versionAsOf", v).load(path(table));
