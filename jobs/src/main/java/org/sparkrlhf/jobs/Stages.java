@@ -24,6 +24,8 @@ import org.sparkrlhf.jobs.stages.RsDpoStage;
 import org.sparkrlhf.jobs.stages.SelfTrainStage;
 import org.sparkrlhf.jobs.stages.ShepherdStage;
 import org.sparkrlhf.jobs.stages.ImportStage;
+import org.sparkrlhf.jobs.stages.LineageStage;
+import org.sparkrlhf.jobs.stages.ReproduceStage;
 import org.sparkrlhf.jobs.stages.PairsStage;
 import org.sparkrlhf.jobs.stages.QuickstartStage;
 import org.sparkrlhf.jobs.stages.RewardStage;
@@ -38,7 +40,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new PvgStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new PvgStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new LineageStage(), new ReproduceStage(), new BenchStage())) {
       ALL.put(s.name(), s);
     }
   }
@@ -127,8 +129,13 @@ public final class Stages {
 
   /** Runs one stage in this session and writes its report; returns the report's path. */
   public static String run(SparkSession spark, String lakeRoot, String runId, String stage, Config config) {
+    return run(new Lake(spark, lakeRoot), runId, stage, config);
+  }
+
+  /** As above, on a given view of the lake (e.g. one whose reads are pinned to recorded versions). */
+  public static String run(Lake lake, String runId, String stage, Config config) {
     Stage s = get(stage);
-    RunContext ctx = new RunContext(new Lake(spark, lakeRoot), runId, runName(stage));
+    RunContext ctx = new RunContext(lake, runId, runName(stage));
     s.run(ctx, configFor(stage, config));
     return ctx.finish();
   }

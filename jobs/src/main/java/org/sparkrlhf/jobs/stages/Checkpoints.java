@@ -131,6 +131,27 @@ final class Checkpoints {
     return path;
   }
 
+  /**
+   * The checkpoints row that registered {@code path} (the first, when a stage such as {@code rsdpo} adopted it too);
+   * null when the checkpoint was not made in this lake (brought from elsewhere). Paths compare as absolute, normalized
+   * local paths when they have no scheme, so {@code ./lake/runs/r/sft/checkpoints/step-000010/} finds its row.
+   */
+  static Row registered(Lake lake, String path) {
+    String want = normalized(path);
+    List<Row> rows = lake.read(Tables.CHECKPOINTS).orderBy("created_at").collectAsList();
+    for (Row r : rows) {
+      if (normalized(r.getAs("path")).equals(want)) return r;
+    }
+    return null;
+  }
+
+  static String normalized(String path) {
+    String p = path.endsWith("/") && path.length() > 1 ? path.substring(0, path.length() - 1) : path;
+    if (p.startsWith("file:")) p = java.net.URI.create(p).getPath();
+    if (p.contains("://")) return p;
+    return java.nio.file.Path.of(p).toAbsolutePath().normalize().toString();
+  }
+
   /** The newest checkpoint a stage wrote in a run, from the checkpoints table. */
   static String latest(Lake lake, String runId, String stage, String kind) {
     List<Row> rows = lake.read(Tables.CHECKPOINTS)
