@@ -16,6 +16,7 @@ import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.Progress;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.dpo.train.DpoConfig;
@@ -129,6 +130,8 @@ public final class DpoStage implements Stage {
       Checkpoints checkpoints = new Checkpoints(ctx, "dpo", "policy", refPath, StageConfigs.toJson(c));
       DpoTrainer trainer = new DpoTrainer(c);
       int total = trainer.plannedSteps(train.size());
+      Progress progress = new Progress(total, "steps")
+          .startAt(resumeFrom != null ? TrainerState.read(resumeFrom).iteration() : 0);
       if (resumeFrom != null) {
         TrainerState state = TrainerState.read(resumeFrom);
         if (state.iteration() >= total) {
@@ -150,9 +153,9 @@ public final class DpoStage implements Stage {
           metrics.add(s.step(), "skipped_steps", s.skippedSteps());
           s.metrics().asMap().forEach((k, v) -> metrics.add(s.step(), k, v));
           if (s.step() % Math.max(1, c.logEvery) == 0 || s.step() == total) {
-            System.out.printf("dpo: step %4d/%d  loss %.4f  margins %.4f  accuracies %.3f  chosen %.3f  rejected %.3f%n",
+            System.out.printf("dpo: step %4d/%d  loss %.4f  margins %.4f  accuracies %.3f  chosen %.3f  rejected %.3f  %s%n",
                 s.step(), total, s.loss(), s.metrics().rewardsMargins(), s.metrics().rewardsAccuracies(),
-                s.metrics().rewardsChosen(), s.metrics().rewardsRejected());
+                s.metrics().rewardsChosen(), s.metrics().rewardsRejected(), progress.at(s.step()));
           }
         }
 

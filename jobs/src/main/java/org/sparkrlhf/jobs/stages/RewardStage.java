@@ -19,6 +19,7 @@ import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.Progress;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.dpo.train.PreferencePairs;
@@ -156,6 +157,7 @@ public final class RewardStage implements Stage {
         System.out.printf("reward: resuming after step %d from %s%n", resume.iteration(), resumeFrom);
       }
       TrainerState resumeState = resume;
+      Progress progress = new Progress(total, "steps").startAt(resume != null ? resume.iteration() : 0);
       HeadTraining.Result<RewardMetrics> result = checkpoints.training(() -> trainer.train(model, train.pairs(), eval.pairs(),
           new HeadTraining.Hooks<RewardMetrics>() {
             @Override
@@ -165,8 +167,8 @@ public final class RewardStage implements Stage {
               metrics.add(s.step(), "skipped_steps", s.skippedSteps());
               s.metrics().asMap("").forEach((k, v) -> metrics.add(s.step(), k, v));
               if (s.step() % c.logEvery == 0 || s.step() == total) {
-                System.out.printf("reward: step %4d/%d  loss %.4f  accuracy %.3f  margin %.4f%n", s.step(), total,
-                    s.metrics().loss(), s.metrics().accuracy(), s.metrics().margin());
+                System.out.printf("reward: step %4d/%d  loss %.4f  accuracy %.3f  margin %.4f  %s%n", s.step(), total,
+                    s.metrics().loss(), s.metrics().accuracy(), s.metrics().margin(), progress.at(s.step()));
               }
             }
 

@@ -13,6 +13,7 @@ import org.sparkrlhf.core.config.StageConfigs;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.Progress;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import org.sparkrlhf.grpo.rl.RlConfig;
@@ -114,6 +115,7 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
         System.out.printf(name() + ": resuming after iteration %d from %s%n", trainer.iteration(), resumeFrom);
       }
       int startIteration = trainer.iteration();
+      Progress progress = new Progress(c.iterations, "iters").startAt(startIteration);
       System.out.printf(name() + ": %d prompts, %d x %d samples per iteration%s, iterations %d..%d, reference %s%n",
           prompts.size(), c.promptsPerIteration, c.groupSize,
           c.filterGroups ? " (groups with differing rewards, up to " + c.maxGenerationRounds + " sampling rounds)" : "",
@@ -173,13 +175,13 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
         if (m.containsKey("reward_model_mean")) point.put("reward_model_mean", m.get("reward_model_mean"));
         curve.add(point);
         System.out.printf(name() + ": iter %4d/%d  reward %.3f±%.3f  acc %s  kl %.4f  clip %.3f  entropy %.3f  "
-                + "len %.1f  groups %.0f/%.0f  tokens/s %,.0f  gen %.1fs  train %.1fs%n", it.iteration(), c.iterations,
+                + "len %.1f  groups %.0f/%.0f  tokens/s %,.0f  gen %.1fs  train %.1fs  %s%n", it.iteration(), c.iterations,
             m.get("reward_mean"), m.get("reward_std"),
             m.containsKey("accuracy") ? String.format("%.3f", m.get("accuracy")) : "-",
             m.getOrDefault("kl_ref", 0.0), m.getOrDefault("clip_fraction", Double.NaN),
             m.getOrDefault("entropy", Double.NaN), m.get("completion_length"),
             m.get("train_groups"), m.get("generation_rounds") * c.promptsPerIteration,
-            m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"));
+            m.get("tokens_per_s"), m.get("generate_seconds"), m.get("train_seconds"), progress.at(it.iteration()));
         if (probe != null && (it.iteration() % c.evalEvery == 0 || !trainer.hasNext())) {
           probeValid(probe, policy, it.iteration(), metrics, validCurve);
         }

@@ -17,6 +17,7 @@ import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.train.TrainerState;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.model.LlamaModel;
+import org.sparkrlhf.core.run.Progress;
 import org.sparkrlhf.core.run.RunContext;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
@@ -145,6 +146,8 @@ public final class SftStage implements Stage {
         ctx.put("resumed_from", resumeFrom);
         System.out.printf("%s: resuming after step %d from %s%n", ctx.stage(), state.iteration(), resumeFrom);
       }
+      Progress progress = new Progress(c.maxSteps, "steps")
+          .startAt(resumeFrom != null ? TrainerState.read(resumeFrom).iteration() : 0);
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
@@ -160,8 +163,9 @@ public final class SftStage implements Stage {
               metrics.add(s.step(), "tokens_per_s", s.tokensPerSecond());
               metrics.add(s.step(), "mfu", mfu);
               metrics.add(s.step(), "skipped_steps", s.skippedSteps());
-              System.out.printf("sft: step %5d/%d  loss %.4f  lr %.2e  grad_norm %.2f  tokens/s %,.0f  mfu %.1f%%%n",
-                  s.step(), c.maxSteps, s.loss(), s.lr(), s.gradNorm(), s.tokensPerSecond(), 100 * mfu);
+              System.out.printf("sft: step %5d/%d  loss %.4f  lr %.2e  grad_norm %.2f  tokens/s %,.0f  mfu %.1f%%  %s%n",
+                  s.step(), c.maxSteps, s.loss(), s.lr(), s.gradNorm(), s.tokensPerSecond(), 100 * mfu,
+                  progress.at(s.step()));
             }
 
             @Override
