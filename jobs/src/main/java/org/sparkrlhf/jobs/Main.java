@@ -144,6 +144,7 @@ public final class Main {
     if (!runId.matches("[A-Za-z0-9._-]+")) {
       throw new UserError("--run-id may use letters, digits, '.', '_' and '-' only: " + runId);
     }
+    RunLog.start(lake, runId, stageName);
     SparkSession spark = SparkSessions.getOrCreate("rlhf " + stage.name(), sub.matchedOptionValue("--master", null));
     try {
       String report = Stages.run(spark, lake, runId, stageName, config);

@@ -31,6 +31,10 @@ class LauncherIT {
     JsonNode json = new ObjectMapper().readTree(Files.readString(report));
     assertTrue(json.path("writes").has("prompts"), json.toString());
     assertEquals(300, json.path("problems").path("train").asInt());
+    // Spark's own INFO lines go to the run's log file, not to the console
+    String log = Files.readString(Path.of(lakeRoot, "runs", "it-data", "data", "spark.log"));
+    assertTrue(log.contains(" INFO SparkContext: "), log.substring(0, Math.min(2000, log.length())));
+    assertTrue(r.stderr().lines().noneMatch(l -> l.contains(" INFO ")), r.stderr());
 
     SparkSession spark = TestSpark.session();
     Lake lake = new Lake(spark, lakeRoot);
