@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 import org.sparkrlhf.core.UserError;
+import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.config.StageConfigs;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -148,6 +149,11 @@ public final class Main {
     SparkSession spark = SparkSessions.getOrCreate("rlhf " + stage.name(), sub.matchedOptionValue("--master", null));
     try {
       String report = Stages.run(spark, lake, runId, stageName, config);
+      try {
+        System.out.println("run report: " + RunReport.write(new Lake(spark, lake), runId));
+      } catch (RuntimeException e) {  // the stage's work is done and recorded; the page is only a view of it
+        System.err.println("rlhf: the run report was not written: " + e);
+      }
       System.out.println(report);
       return 0;
     } finally {

@@ -130,4 +130,22 @@ public final class HadoopFiles {
       throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
     }
   }
+
+  /** The names of the folders directly in {@code dir}, sorted; empty when {@code dir} does not exist. */
+  public static List<String> listFolders(String dir) {
+    Path p = new Path(dir);
+    try {
+      org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(new Configuration());
+      if (!fs.exists(p)) return List.of();
+      FileStatus[] list = fs.listStatus(p);
+      Arrays.sort(list);
+      List<String> out = new ArrayList<>();
+      for (FileStatus s : list) {
+        if (s.isDirectory()) out.add(s.getPath().getName());
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
 }
