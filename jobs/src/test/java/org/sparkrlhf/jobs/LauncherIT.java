@@ -35,6 +35,10 @@ class LauncherIT {
     String log = Files.readString(Path.of(lakeRoot, "runs", "it-data", "data", "spark.log"));
     assertTrue(log.contains(" INFO SparkContext: "), log.substring(0, Math.min(2000, log.length())));
     assertTrue(r.stderr().lines().noneMatch(l -> l.contains(" INFO ")), r.stderr());
+    // the run's report page, written through the application jar (its Jinjava and JFreeChart)
+    Path html = Path.of(lakeRoot, "runs", "it-data", "report.html");
+    assertTrue(r.stdout().contains("run report: " + html), r.stdout() + r.stderr());
+    assertTrue(Files.readString(html).contains("problems {train=300"), "the data stage's result on the page");
 
     SparkSession spark = TestSpark.session();
     Lake lake = new Lake(spark, lakeRoot);
