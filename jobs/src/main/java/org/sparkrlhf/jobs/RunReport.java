@@ -23,6 +23,7 @@ import org.jfree.data.xy.XYSeriesCollection;
 import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.lake.Tables;
+import org.sparkrlhf.jobs.stages.LineageStage;
 
 /**
  * A run's report in one self-contained HTML file, {@code <lake>/runs/<run>/report.html}: each stage's time and
@@ -133,13 +134,7 @@ public final class RunReport {
       k.put("stage", r.getAs("stage"));
       k.put("step", r.<Long>getAs("step"));
       k.put("kind", r.getAs("kind"));
-      scala.collection.Map<String, Long> versions = r.getAs("data_versions");
-      StringBuilder data = new StringBuilder();
-      if (versions != null) {
-        new TreeMap<>(scala.jdk.javaapi.CollectionConverters.asJava(versions)).forEach((t, v) ->
-            data.append(data.length() == 0 ? "" : ", ").append(t).append('@').append(v));
-      }
-      k.put("data", data.toString());
+      k.put("data", LineageStage.versionsLine(LineageStage.dataVersions(r)));
       k.put("parent", r.getAs("parent") == null ? "" : r.getAs("parent"));
       checkpoints.add(k);
     }

@@ -137,8 +137,17 @@ final class Checkpoints {
    * local paths when they have no scheme, so {@code ./lake/runs/r/sft/checkpoints/step-000010/} finds its row.
    */
   static Row registered(Lake lake, String path) {
+    return registered(registered(lake), path);
+  }
+
+  /** Every row of the checkpoints table, oldest first: read once when looking up several paths. */
+  static List<Row> registered(Lake lake) {
+    return lake.read(Tables.CHECKPOINTS).orderBy("created_at").collectAsList();
+  }
+
+  /** As {@link #registered(Lake, String)}, among {@code rows}. */
+  static Row registered(List<Row> rows, String path) {
     String want = normalized(path);
-    List<Row> rows = lake.read(Tables.CHECKPOINTS).orderBy("created_at").collectAsList();
     for (Row r : rows) {
       if (normalized(r.getAs("path")).equals(want)) return r;
     }

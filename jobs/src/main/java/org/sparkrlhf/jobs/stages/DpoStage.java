@@ -130,8 +130,7 @@ public final class DpoStage implements Stage {
       Checkpoints checkpoints = new Checkpoints(ctx, "dpo", "policy", refPath, StageConfigs.toJson(c));
       DpoTrainer trainer = new DpoTrainer(c);
       int total = trainer.plannedSteps(train.size());
-      Progress progress = new Progress(total, "steps")
-          .startAt(resumeFrom != null ? TrainerState.read(resumeFrom).iteration() : 0);
+      Progress progress = new Progress(total, "steps").startAt(0);
       if (resumeFrom != null) {
         TrainerState state = TrainerState.read(resumeFrom);
         if (state.iteration() >= total) {
@@ -139,6 +138,7 @@ public final class DpoStage implements Stage {
               + " steps: nothing to continue (raise dpo.epochs or dpo.max_steps to train on)");
         }
         trainer.resumeFrom(state);
+        progress.startAt(state.iteration());
         checkpoints.resumedFrom(resumeFrom);
         ctx.put("resumed_from", resumeFrom);
         System.out.printf("dpo: resuming after step %d from %s%n", state.iteration(), resumeFrom);

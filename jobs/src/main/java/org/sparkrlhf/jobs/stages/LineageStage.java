@@ -69,11 +69,7 @@ public final class LineageStage implements Stage {
       System.out.printf("lineage: %s%s%n", indent, link.get("path"));
       System.out.printf("lineage: %s  made by run %s, stage %s, step %s (%s), at %s%n", indent, link.get("run_id"),
           link.get("stage"), link.get("step"), link.get("kind"), link.get("created_at"));
-      StringBuilder data = new StringBuilder();
-      for (Map.Entry<?, ?> e : ((Map<?, ?>) link.get("data_versions")).entrySet()) {
-        data.append(data.length() == 0 ? "" : ", ").append(e.getKey()).append('@').append(e.getValue());
-      }
-      System.out.printf("lineage: %s  read %s%n", indent, data);
+      System.out.printf("lineage: %s  read %s%n", indent, versionsLine(dataVersions(link)));
       System.out.printf("lineage: %s  config sha256 %s%n", indent, link.get("config_sha256"));
     }
     ctx.put("checkpoint", c.checkpoint).put("chain", chain);
@@ -87,6 +83,7 @@ public final class LineageStage implements Stage {
   static List<Map<String, Object>> chain(RunContext ctx, String path) {
     List<Map<String, Object>> chain = new ArrayList<>();
     java.util.Set<String> seen = new java.util.HashSet<>();
+    List<Row> registered = Checkpoints.registered(ctx.lake());
     String at = path;
     while (at != null && seen.add(Checkpoints.normalized(at))) {
       Map<String, Object> link = new LinkedHashMap<>();
@@ -96,7 +93,7 @@ public final class LineageStage implements Stage {
         chain.add(link);
         break;
       }
-      Row r = Checkpoints.registered(ctx.lake(), at);
+      Row r = Checkpoints.registered(registered, at);
       if (r == null) {
         link.put("not_registered", true);
         chain.add(link);
@@ -118,8 +115,20 @@ public final class LineageStage implements Stage {
     return chain;
   }
 
+  @SuppressWarnings("unchecked")
+  private static Map<String, Long> dataVersions(Map<String, Object> link) {
+    return (Map<String, Long>) link.get("data_versions");
+  }
+
+  /** "table@version, …" in table order. */
+  public static String versionsLine(Map<String, Long> versions) {
+    StringBuilder data = new StringBuilder();
+    new TreeMap<>(versions).forEach((t, v) -> data.append(data.length() == 0 ? "" : ", ").append(t).append('@').append(v));
+    return data.toString();
+  }
+
   /** A checkpoints row's table → Delta version map. */
-  static Map<String, Long> dataVersions(Row r) {
+  public static Map<String, Long> dataVersions(Row r) {
     scala.collection.Map<String, Long> m = r.getAs("data_versions");
     Map<String, Long> out = new LinkedHashMap<>();
     if (m != null) out.putAll(scala.jdk.javaapi.CollectionConverters.asJava(m));

@@ -135,6 +135,7 @@ public final class SftStage implements Stage {
       provenance.put("config", c);
       Checkpoints checkpoints = new Checkpoints(ctx, ctx.stage(), "policy", parent, StageConfigs.toJson(c));
       SftTrainer trainer = new SftTrainer(c);
+      Progress progress = new Progress(c.maxSteps, "steps").startAt(0);
       if (resumeFrom != null) {
         TrainerState state = TrainerState.read(resumeFrom);
         if (state.iteration() >= c.maxSteps) {
@@ -142,12 +143,11 @@ public final class SftStage implements Stage {
               + " of sft.max_steps " + c.maxSteps + " steps: nothing to continue (raise max_steps to train on)");
         }
         trainer.resumeFrom(state);
+        progress.startAt(state.iteration());
         checkpoints.resumedFrom(resumeFrom);
         ctx.put("resumed_from", resumeFrom);
         System.out.printf("%s: resuming after step %d from %s%n", ctx.stage(), state.iteration(), resumeFrom);
       }
-      Progress progress = new Progress(c.maxSteps, "steps")
-          .startAt(resumeFrom != null ? TrainerState.read(resumeFrom).iteration() : 0);
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
