@@ -79,6 +79,9 @@ class LineageReproduceTest {
     assertEquals(demosVersion, chain.get(1).get("data_versions").get(Tables.SFT_DEMOS).asLong(), chain.toString());
     assertEquals("init:seed=1234", chain.get(1).get("parent").asText(), "the SFT model was new: " + chain);
     assertTrue(chain.get(2).get("new_model").asBoolean(), chain.toString());
+    // Each checkpoint names the numerics that made it: the libtorch build, the torch threads the test set.
+    assertEquals("2.7.1", chain.get(1).get("numerics").get("libtorch").asText(), chain.toString());
+    assertEquals(1, chain.get(1).get("numerics").get("torch_threads").asInt(), chain.toString());
 
     // new rows in the tables both stages read, after they ran
     List<org.apache.spark.sql.Row> demos = new ArrayList<>();
@@ -96,6 +99,7 @@ class LineageReproduceTest {
     JsonNode sft = report(Stages.run(spark, lakeRoot, "x", "reproduce",
         StageConfigs.load(null, List.of("reproduce.checkpoint=\"" + checkpoint("r", "sft", 10) + "\""))));
     assertTrue(sft.get("identical").asBoolean(), sft.toString());
+    assertEquals(0, sft.get("numerics_differences").size(), sft.toString());
     assertEquals(demosVersion, report(sft.get("reproduction_report").asText()).get("reads").get(Tables.SFT_DEMOS).asLong(),
         "the reproduction read the recorded version, not the newer one");
     JsonNode grpo = report(Stages.run(spark, lakeRoot, "y", "reproduce",

@@ -20,6 +20,9 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
  * the last checkpoint saved here named in its error ({@link #training}).
  */
 final class Checkpoints {
+  /** The provenance key of {@link org.sparkrlhf.core.run.Numerics#current()} (and Spark's default parallelism). */
+  static final String NUMERICS = "numerics";
+
   private final RunContext ctx;
   private final String stage;
   private final String kind;
@@ -47,8 +50,14 @@ final class Checkpoints {
   String save(long step, LlamaModel model, TextTokenizer tok, Map<String, Object> provenance,
       java.util.function.Consumer<String> beside) {
     String path = ctx.runDir(stage) + "/checkpoints/step-" + String.format("%06d", step);
+    // What besides config and data decides the weights (kernels, threads, how Spark splits the work): reproduce
+    // compares it, so a rerun elsewhere says why it differs.
+    Map<String, Object> recorded = new java.util.LinkedHashMap<>(provenance);
+    Map<String, Object> numerics = org.sparkrlhf.core.run.Numerics.current();
+    numerics.put("spark_default_parallelism", ctx.spark().sparkContext().defaultParallelism());
+    recorded.put(NUMERICS, numerics);
     try {
-      HfCheckpoint.save(model, tok.toTokenizerJson(), provenance, path);
+      HfCheckpoint.save(model, tok.toTokenizerJson(), recorded, path);
     } catch (NonFiniteError e) {
       throw e.after(last);
     }
@@ -173,5 +182,19 @@ final class Checkpoints {
           + "' (run that stage first, or pass --checkpoint PATH)");
     }
     return rows.get(0).getAs("path");
+  }
+
+  /** The numerics a checkpoint recorded when it was saved; null for one saved before they were recorded. */
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> numerics(String checkpoint) {
+    String file = checkpoint + "/" + org.sparkrlhf.core.model.HfCheckpoint.PROVENANCE;
+    if (!org.sparkrlhf.core.io.HadoopFiles.exists(file)) return null;
+    try {
+      Map<String, Object> p = new com.fasterxml.jackson.databind.ObjectMapper().readValue(org.sparkrlhf.core.io.HadoopFiles.readText(file), Map.class);
+      Object n = p.get(NUMERICS);
+      return n instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
+    } catch (java.io.IOException e) {
+      throw new UserError("cannot read " + file + ": " + e.getMessage());
+    }
   }
 }

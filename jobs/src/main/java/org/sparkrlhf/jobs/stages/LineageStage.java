@@ -71,6 +71,9 @@ public final class LineageStage implements Stage {
           link.get("stage"), link.get("step"), link.get("kind"), link.get("created_at"));
       System.out.printf("lineage: %s  read %s%n", indent, versionsLine(dataVersions(link)));
       System.out.printf("lineage: %s  config sha256 %s%n", indent, link.get("config_sha256"));
+      if (link.get("numerics") != null) {
+        System.out.printf("lineage: %s  numerics %s%n", indent, numericsLine((Map<?, ?>) link.get("numerics")));
+      }
     }
     ctx.put("checkpoint", c.checkpoint).put("chain", chain);
     ctx.summary(chain.size() + " checkpoint(s) in the chain");
@@ -109,6 +112,7 @@ public final class LineageStage implements Stage {
       link.put("config_sha256", sha256(config));
       link.put("config", config);
       link.put("parent", r.getAs("parent"));
+      link.put("numerics", Checkpoints.numerics(at));
       chain.add(link);
       at = r.getAs("parent");
     }
@@ -125,6 +129,19 @@ public final class LineageStage implements Stage {
     StringBuilder data = new StringBuilder();
     new TreeMap<>(versions).forEach((t, v) -> data.append(data.length() == 0 ? "" : ", ").append(t).append('@').append(v));
     return data.toString();
+  }
+
+  /** "AMD EPYC (avx512, 2 cores), libtorch 2.7.1, 2 torch threads, Spark parallelism 2, pins: MKL_CBWR=AVX2". */
+  static String numericsLine(Map<?, ?> n) {
+    StringBuilder pins = new StringBuilder();
+    if (n.get("pins") instanceof Map<?, ?> p) {
+      p.forEach((k, v) -> {
+        if (v != null && !v.toString().isEmpty()) pins.append(pins.length() == 0 ? "" : " ").append(k).append('=').append(v);
+      });
+    }
+    return n.get("cpu") + " (" + n.get("cpu_isa") + ", " + n.get("cores") + " cores), libtorch " + n.get("libtorch") + ", "
+        + n.get("torch_threads") + " torch threads, Spark parallelism " + n.get("spark_default_parallelism")
+        + ", pins: " + (pins.length() == 0 ? "none" : pins);
   }
 
   /** A checkpoints row's table → Delta version map. */

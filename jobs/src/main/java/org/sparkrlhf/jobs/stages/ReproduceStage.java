@@ -89,12 +89,16 @@ public final class ReproduceStage implements Stage {
 
     String again = ctx.lake().root() + "/runs/" + runId + "/" + stage + "/checkpoints/" + String.format("step-%06d", step);
     Map<String, Object> diff = compare(row.getAs("path"), again);
+    List<String> numerics = org.sparkrlhf.core.run.Numerics.differences(
+        Checkpoints.numerics(row.getAs("path")), Checkpoints.numerics(again));
     ctx.put("checkpoint", c.checkpoint).put("stage", stage).put("step", step).put("data_versions", versions)
         .put("parent", parent).put("reproduced", again).put("reproduction_report", report);
     diff.forEach(ctx::put);
+    ctx.put("numerics_differences", numerics);
     boolean same = (Boolean) diff.get("identical");
     String line = same ? "bit for bit identical (" + diff.get("tensors") + " tensors)"
         : "differs: largest difference " + diff.get("max_abs_diff") + " in " + diff.get("differing_tensors");
+    if (!numerics.isEmpty()) line += "; numerics not as recorded: " + String.join("; ", numerics);
     ctx.summary(stage + " step " + step + " reproduced: " + line);
     System.out.printf("reproduce: %s -> %s: %s%n", c.checkpoint, again, line);
   }
