@@ -1,5 +1,6 @@
-"""Loads each DAG folder given with Airflow's own DagBag and prints, as JSON, per folder: the import errors and every
-DAG's tasks in topological order with their upstream and downstream ids and the spark-submit they would run."""
+"""dagbag_check.py OUT FOLDER...: loads each DAG folder with Airflow's own DagBag and writes to OUT, as JSON, per folder:
+the import errors and every DAG's tasks in topological order with their upstream and downstream ids and the
+spark-submit they would run. (A file, not standard output, which Airflow's own logging shares.)"""
 
 import json
 import sys
@@ -7,7 +8,7 @@ import sys
 from airflow.dag_processing.dagbag import DagBag
 
 out = {}
-for folder in sys.argv[1:]:
+for folder in sys.argv[2:]:
     bag = DagBag(dag_folder=folder)
     dags = {}
     for dag_id, dag in bag.dags.items():
@@ -27,4 +28,5 @@ for folder in sys.argv[1:]:
             for t in dag.topological_sort()
         ]
     out[folder] = {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": dags}
-print(json.dumps(out))
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    json.dump(out, f)

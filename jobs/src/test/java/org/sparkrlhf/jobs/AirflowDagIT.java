@@ -70,9 +70,11 @@ class AirflowDagIT {
       Files.copy(in, check);
     }
     Map<String, String> env = airflowEnv(venv, dir, dags);
-    Run bag = run(env, dir, 5, venv.resolve("bin/python").toString(), check.toString(), dags.toString(), broken.toString());
+    Path found = dir.resolve("dagbag.json");
+    Run bag = run(env, dir, 5, venv.resolve("bin/python").toString(), check.toString(), found.toString(),
+        dags.toString(), broken.toString());
     assertEquals(0, bag.code(), bag.output());
-    JsonNode loaded = new ObjectMapper().readTree(bag.output().strip().lines().reduce((a, b) -> b).orElse("{}"));
+    JsonNode loaded = new ObjectMapper().readTree(found.toFile());
     JsonNode good = loaded.path(dags.toString());
     assertEquals(0, good.path("import_errors").size(), good.toString());
     List<JsonNode> tasks = new ArrayList<>();

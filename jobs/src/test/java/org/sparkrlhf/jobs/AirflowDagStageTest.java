@@ -128,6 +128,17 @@ class AirflowDagStageTest {
     assertEquals(0, dir.toFile().list().length, "nothing written");
   }
 
+  @Test
+  void aPipelinesEntryRunsAsNamedFromTheCommandLine() {
+    // what each task runs: "<instance>:<stage>" is parsed as its stage and checked with the instance's section over it
+    Run r = main("sft_more:sft", "--set", "quickstart.stages=[data, sft, \"sft_more:sft\"]", "--set", "sft_more.log_every=0");
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().strip().startsWith("rlhf: error: ") && r.err().contains("log_every"), r.err());
+    Run notInstantiable = main("more:grpo");
+    assertEquals(2, notInstantiable.code());
+    assertTrue(notInstantiable.err().contains("cannot run under another name"), notInstantiable.err());
+  }
+
   /** Python's own parser on the file, where a python3 is installed (the DAG itself is loaded by Airflow in AirflowDagIT). */
   static void assertPythonParses(Path file) throws Exception {
     Process p;
