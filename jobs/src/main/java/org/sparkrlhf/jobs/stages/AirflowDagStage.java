@@ -45,7 +45,11 @@ public final class AirflowDagStage implements LocalStage {
     public String jar = "";
     /** {@code spark-submit --driver-memory}: the driver trains, so it needs what {@code bin/rlhf} gives it. */
     public String driverMemory = "6g";
-    /** More Spark settings for every task, e.g. {@code "spark.executor.memory" = 4g}. */
+    /**
+     * More Spark settings for every task, e.g. {@code "spark.executor.memory" = 4g}; a key given here replaces the DAG's
+     * own (so a {@code spark.driver.extraJavaOptions} here must keep {@code -Dai.djl.offline=true
+     * -Dai.djl.default_engine=PyTorch}).
+     */
     public Map<String, String> sparkConf = new LinkedHashMap<>();
     /** Airflow's schedule (a cron expression or a preset such as {@code @daily}); empty: triggered by hand only. */
     public String schedule = "";
