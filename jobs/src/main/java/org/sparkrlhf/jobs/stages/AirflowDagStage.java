@@ -79,7 +79,8 @@ public final class AirflowDagStage implements LocalStage {
 
   @Override
   public String description() {
-    return "write quickstart.stages as an Airflow DAG (one SparkSubmitOperator per stage) beside its resolved config";
+    return "write quickstart.stages as an Airflow DAG (one SparkSubmitOperator per stage) beside its resolved config;"
+        + " without --run-id each DAG run writes its own run, named from Airflow's run id";
   }
 
   @Override
