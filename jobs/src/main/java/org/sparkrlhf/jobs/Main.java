@@ -36,14 +36,15 @@ public final class Main {
   /** Parses and runs; returns the exit code (kept separate from {@link #main} for tests). */
   public static int execute(String[] args) {
     CommandLine cli = commandLine();
-    // eval-<model>-<split> (as a quickstart names its evaluations) is the eval stage under that name: parsed as eval,
-    // run and reported under the given name.
-    String named = args.length > 0 && Stages.isNamedEval(args[0]) ? args[0] : null;
-    if (named != null) {
-      args = args.clone();
-      args[0] = "eval";
-    }
+    // A pipeline's own entries run as they are named there, so a scheduler can run one entry per task:
+    // eval-<model>-<split> is the eval stage and <instance>:<stage> the stage, each parsed as that stage and run and
+    // reported under the entry's name.
+    String named = args.length > 0 && (Stages.isNamedEval(args[0]) || Stages.instanceName(args[0]) != null) ? args[0] : null;
     try {
+      if (named != null) {
+        args = args.clone();
+        args[0] = Stages.get(named).name();
+      }
       ParseResult parsed = cli.parseArgs(args);
       if (CommandLine.printHelpIfRequested(parsed)) {
         return 0;
@@ -138,14 +139,17 @@ public final class Main {
     if (sub.matchedOptionValue("--lake", "lake").contains("://")) {
       lake = sub.matchedOptionValue("--lake", null);
     }
-    String runId =
-        sub.matchedOptionValue(
-            "--run-id",
-            stageName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-    if (!runId.matches("[A-Za-z0-9._-]+")) {
-      throw new UserError("--run-id may use letters, digits, '.', '_' and '-' only: " + runId);
+    String givenRunId = sub.matchedOptionValue("--run-id", null);
+    if (givenRunId != null && !givenRunId.matches("[A-Za-z0-9._-]+")) {
+      throw new UserError("--run-id may use letters, digits, '.', '_' and '-' only: " + givenRunId);
     }
-    RunLog.start(lake, runId, stageName);
+    if (stage instanceof LocalStage local) {
+      System.out.println(local.runLocal(lake, givenRunId, config));
+      return 0;
+    }
+    String runId = givenRunId != null ? givenRunId
+        : Stages.runName(stageName) + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    RunLog.start(lake, runId, Stages.runName(stageName));
     SparkSession spark = SparkSessions.getOrCreate("rlhf " + stage.name(), sub.matchedOptionValue("--master", null));
     try {
       String report = Stages.run(spark, lake, runId, stageName, config);

@@ -9,6 +9,7 @@ import org.apache.spark.sql.SparkSession;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.lake.Lake;
 import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.jobs.stages.AirflowDagStage;
 import org.sparkrlhf.jobs.stages.BenchStage;
 import org.sparkrlhf.jobs.stages.DataStage;
 import org.sparkrlhf.jobs.stages.DpoStage;
@@ -40,7 +41,7 @@ public final class Stages {
     for (Stage s :
         List.of(
             new DataStage(), new ImportStage(), new SftStage(), new RolloutsStage(), new PairsStage(),
-            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new PvgStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new LineageStage(), new ReproduceStage(), new BenchStage())) {
+            new DpoStage(), new RewardStage(), new GrpoStage(), new PpoStage(), new BestOfNStage(), new ShepherdStage(), new RbrStage(), new SelfTrainStage(), new HindsightStage(), new RsDpoStage(), new PvgStage(), new EvalStage(), new QuickstartStage(), new CompareStage(), new LineageStage(), new ReproduceStage(), new BenchStage(), new AirflowDagStage())) {
       ALL.put(s.name(), s);
     }
   }
