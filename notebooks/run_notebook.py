@@ -19,12 +19,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook")
     parser.add_argument("--output", required=True, help="where to write the executed notebook")
-    parser.add_argument("--cwd", default=None, help="the kernel's working folder (default: the output's folder)")
+    parser.add_argument("--cwd", default=None,
+                        help="the kernel's working folder (default: the notebook's, as Jupyter starts it)")
     parser.add_argument("--cell-timeout", type=int, default=600, help="seconds one cell may take")
     args = parser.parse_args()
 
     nb = nbformat.read(args.notebook, as_version=4)
-    cwd = args.cwd or os.path.dirname(os.path.abspath(args.output))
+    # The notebook's relative paths (its default lake, ../lake) mean the same headless as in Jupyter.
+    cwd = args.cwd or os.path.dirname(os.path.abspath(args.notebook))
     # The kernel is started from this interpreter (jupyter_client resolves "python3" to sys.executable when
     # ipykernel is importable here), so the notebook sees exactly the pinned environment it is run from.
     client = NotebookClient(nb, timeout=args.cell_timeout, kernel_name="python3",

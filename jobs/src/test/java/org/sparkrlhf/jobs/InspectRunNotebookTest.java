@@ -99,7 +99,7 @@ class InspectRunNotebookTest {
     Path work = TestSpark.tempDir("notebook-run");
     Path executed = work.resolve("inspect_run.out.ipynb");
     List<String> cmd = List.of(venv + "/bin/python", repo.resolve("notebooks/run_notebook.py").toString(),
-        notebook.toString(), "--output", executed.toString());
+        notebook.toString(), "--output", executed.toString(), "--cwd", work.toString());
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true)
         .redirectOutput(work.resolve("run_notebook.log").toFile());
     pb.environment().putAll(Map.of(
