@@ -72,6 +72,12 @@ class AirflowDagStageTest {
     assertTrue(python.contains("CONN_ID = \"spark_cluster\""), python);
     assertTrue(python.contains("DRIVER_MEMORY = \"6g\""), python);
     assertTrue(python.contains("\"spark.driver.extraJavaOptions\": \"-Dai.djl.offline=true -Dai.djl.default_engine=PyTorch\""), python);
+    // The kernel pins bin/rlhf sets: the executors' through Spark, the driver's through the operator's environment.
+    org.sparkrlhf.core.run.Numerics.REPRODUCIBLE.forEach((k, v) -> {
+      assertTrue(python.contains("\"spark.executorEnv." + k + "\": \"" + v + "\""), python);
+      assertTrue(python.contains("    \"" + k + "\": \"" + v + "\","), python);
+    });
+    assertTrue(python.contains("env_vars=DRIVER_ENV"), python);
     assertTrue(python.contains("\"spark.executor.memory\": \"3g\""), python);
     // no --run-id: each DAG run writes its own lake run, named from Airflow's run id
     assertTrue(python.contains("RUN_ID = \"{{ run_id | rlhf_run_id }}\""), python);

@@ -26,6 +26,21 @@ public final class Numerics {
   public static final List<String> PINS =
       List.of("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS", "MKL_NUM_THREADS");
 
+  /**
+   * The kernel pins the launchers set (bin/rlhf and the Airflow DAG; RLHF_PIN_KERNELS=0 leaves libtorch free), so a
+   * run gives the same weights on any x86-64 CPU with AVX2 (Intel since 2013, AMD since 2015), with or without
+   * AVX-512: ATen's AVX2 kernels and MKL's AVX2 code path. Measured: ATen's own choice on an AVX-512 CPU gives other weights than on an AVX2 one after the
+   * first steps; with these two pins the weights are the same whatever MKL is allowed to use.
+   */
+  public static final Map<String, String> REPRODUCIBLE = pinned();
+
+  private static Map<String, String> pinned() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("ATEN_CPU_CAPABILITY", "avx2");
+    m.put("MKL_CBWR", "AVX2");
+    return java.util.Collections.unmodifiableMap(m);
+  }
+
   private Numerics() {}
 
   /**

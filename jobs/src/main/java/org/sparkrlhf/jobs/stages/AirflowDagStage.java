@@ -163,7 +163,11 @@ public final class AirflowDagStage implements LocalStage {
     sparkConf.put("spark.driver.extraJavaOptions", DJL_JAVA_OPTIONS);
     sparkConf.put("spark.executor.extraJavaOptions", DJL_JAVA_OPTIONS);
     sparkConf.put("spark.executorEnv.OPT_OUT_TRACKING", "true");
+    // The kernel pins bin/rlhf sets, on the executors here and on the driver through the operator's env_vars.
+    org.sparkrlhf.core.run.Numerics.REPRODUCIBLE.forEach((k, v) -> sparkConf.put("spark.executorEnv." + k, v));
     sparkConf.putAll(a.sparkConf);
+    List<Map<String, String>> envRows = new ArrayList<>();
+    org.sparkrlhf.core.run.Numerics.REPRODUCIBLE.forEach((k, v) -> envRows.add(Map.of("key", py(k), "value", py(v))));
     List<Map<String, String>> taskRows = new ArrayList<>();
     for (Task t : tasks) taskRows.add(Map.of("task_id", py(t.taskId()), "entry", py(t.entry())));
     List<Map<String, String>> confRows = new ArrayList<>();
@@ -181,6 +185,7 @@ public final class AirflowDagStage implements LocalStage {
     context.put("java_class", py(Main.class.getName()));
     context.put("driver_memory", py(a.driverMemory));
     context.put("spark_conf", confRows);
+    context.put("driver_env", envRows);
     context.put("schedule", a.schedule.isBlank() ? "None" : py(a.schedule));
     context.put("retries", a.retries);
     context.put("fixed_run_id", runId == null ? "" : py(runId));
