@@ -82,6 +82,12 @@ public final class ReproduceStage implements Stage {
     if (parent != null && !parent.startsWith(LineageStage.NEW_MODEL)) {
       section = section.withValue(parentKey, ConfigValueFactory.fromAnyRef(parent));
     }
+    // The torch threads the checkpoint was trained with, not this machine's core count: a reduction split over
+    // another number of threads sums in another order (measured: a hidden-512 SFT on 1 and on 2 threads differs).
+    Map<String, Object> recorded = Checkpoints.numerics(row.getAs("path"));
+    if (recorded != null && recorded.get("torch_threads") instanceof Number threads && section.hasPath("threads")) {
+      section = section.withValue("threads", ConfigValueFactory.fromAnyRef(threads.intValue()));
+    }
     Config rerun = config.withValue(stage, section.root());
     System.out.printf("reproduce: %s step %d of run %s, reading %s%n", stage, step, row.getAs("run_id"), versions);
     Lake pinned = ctx.lake().pinnedTo(versions);
