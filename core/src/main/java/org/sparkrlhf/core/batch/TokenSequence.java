@@ -50,9 +50,14 @@ public record TokenSequence(int[] ids, int scoredFrom) implements Serializable {
     return out;
   }
 
-  /** {@code promptIds(prompt) + encode(completion) (+ eos)}: a text completion, scored with its eos. */
+  /**
+   * {@code promptIds(prompt) + encode(completion) (+ eos)}: a text completion, scored with its eos. A completion
+   * whose text already ends with the eos token (a chat template that closes a turn with it) gets no second one.
+   */
   public static TokenSequence encode(TextTokenizer tok, String prompt, String completion, boolean appendEos) {
-    return encode(tok, prompt, tok.encode(completion), appendEos);
+    int[] ids = tok.encode(completion);
+    boolean endsWithEos = ids.length > 0 && ids[ids.length - 1] == tok.eosId() && tok.eosId() >= 0;
+    return encode(tok, prompt, ids, appendEos && !endsWithEos);
   }
 
   /** {@code promptIds(prompt) + completionIds (+ eos)}: e.g. a generated completion's ids. */
