@@ -98,14 +98,16 @@ public final class RecordValidator implements Serializable {
   /**
    * {@link #validate} for any row, conversational ones included: a conversation ({@code messages}) gives one SFT row
    * per assistant reply (id {@code <id>-turn<k>}), so each row's loss is on that reply only; a preference row whose
-   * {@code prompt} is a list of messages is rendered into prompt, chosen and rejected text. A refused conversation is
-   * one refusal.
+   * {@code prompt} is a list of messages is rendered into prompt, chosen and rejected text, and a prompt row's list of
+   * messages into a prompt ending in the generation prompt (its {@code answer} kept). A refused conversation is one
+   * refusal.
    */
   public List<Result> validateRows(JsonNode n, Kind kind) {
     if (n == null || !n.isObject()) return List.of(Result.refuse("not a JSON object"));
     boolean sftChat = kind == Kind.SFT && n.has("messages") && !n.has("completion");
     boolean prefChat = kind == Kind.PREFERENCE && n.path("prompt").isArray();
-    if (!sftChat && !prefChat) return List.of(validate(n, kind));
+    boolean promptChat = kind == Kind.PROMPT && n.path("prompt").isArray();
+    if (!sftChat && !prefChat && !promptChat) return List.of(validate(n, kind));
     if (chat == null) {
       return List.of(Result.refuse("a conversational row needs import.tokenizer: a tokenizer whose chat_template "
           + "renders it"));
@@ -123,6 +125,13 @@ public final class RecordValidator implements Serializable {
               checkText("completion", t.completion()), null, null, null, null, null, null));
         }
         return out;
+      }
+      if (promptChat) {
+        // A conversation waiting for the assistant's reply, with the reference answer the rewards check against.
+        String prompt = checkText("prompt", chat.prompt(messages(n, "prompt")));
+        String answer = n.has("answer") && !n.get("answer").isNull() ? scalar(n, "answer") : null;
+        return List.of(new Result(id(given, "chatprompt", n.get("prompt").toString()), prompt, null, null, null,
+            answer, null, null, null));
       }
       ChatTemplate.Pair p = chat.preference(messages(n, "prompt"), messages(n, "chosen"), messages(n, "rejected"));
       String id = id(given, "chatpref", n.get("prompt").toString(), n.path("chosen").toString(),

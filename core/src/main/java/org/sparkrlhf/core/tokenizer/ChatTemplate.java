@@ -154,6 +154,18 @@ public final class ChatTemplate implements Serializable {
   }
 
   /**
+   * A conversation to be answered, as a prompt for generation: rendered with the generation prompt (no bos, which
+   * every prompt gets as an id), so a sampled reply continues it exactly as an SFT turn's completion does.
+   */
+  public String prompt(List<Message> messages) {
+    check(messages, "prompt");
+    if (messages.get(messages.size() - 1).role().equals("assistant")) {
+      throw new ChatError("'prompt' ends with an assistant message; a prompt waits for the assistant's reply");
+    }
+    return withoutBos(render(messages, true));
+  }
+
+  /**
    * TRL's conversational preference row: {@code prompt} a list of messages, {@code chosen} and {@code rejected} the
    * assistant message(s) after it. The prompt is rendered with the generation prompt; each reply is the rest of the
    * rendering of prompt + reply.

@@ -44,6 +44,13 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
             List.of("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "[CLS]");
     private static final List<String> EOS_NAMES =
             List.of("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>", "<|im_end|>", "<|eot_id|>", "[SEP]");
+    /**
+     * The tokens chat templates close a turn with (Llama 3, ChatML, Gemma, Phi-3): a reply ends there, so they stop
+     * generation beside eos, as Llama 3 Instruct's generation_config lists both {@code <|end_of_text|>} and
+     * {@code <|eot_id|>}.
+     */
+    private static final List<String> TURN_END_NAMES =
+            List.of("<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>");
     private static final List<String> PAD_NAMES =
             List.of("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>");
 
@@ -53,6 +60,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     private final int padId;
     private final int bosId;
     private final int eosId;
+    private final int[] stopIds;
     private final String chatTemplate;
     private final String bosText;
     private final String eosText;
@@ -73,6 +81,9 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         this.eosId = eosId != null ? eosId : special(ids, config, "eos_token", EOS_NAMES);
         int pad = padId != null ? padId : special(ids, config, "pad_token", PAD_NAMES);
         this.padId = pad >= 0 ? pad : this.eosId;
+        this.stopIds = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(this.eosId),
+                TURN_END_NAMES.stream().filter(ids::containsKey).mapToInt(ids::get))
+                .filter(i -> i >= 0).distinct().toArray();
         // Fail at construction, not in the middle of a job, if the file is not a tokenizer. The native library
         // reports a file it cannot read as a bare RuntimeException; it is the file that is wrong, so say so.
         try {
@@ -190,6 +201,11 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     @Override
     public int eosId() {
         return eosId;
+    }
+
+    @Override
+    public int[] stopIds() {
+        return stopIds.clone();
     }
 
     @Override

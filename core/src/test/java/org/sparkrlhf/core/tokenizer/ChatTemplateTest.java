@@ -97,8 +97,9 @@ class ChatTemplateTest {
   }
 
   /**
-   * The loss mask in tokens: each example scores exactly its reply's tokens (content and end of turn) and the eos
-   * after them, and its unscored tokens are the whole conversation before the reply, bos included — the same ids
+   * The loss mask in tokens: each example scores exactly its reply's tokens (content and end of turn, which is a
+   * stop token of the tokenizer, so no eos follows it), and its unscored tokens are the whole conversation before the
+   * reply, bos included — the same ids
    * the whole conversation's rendering gives, so every assistant token is scored once, with the context it has in
    * the conversation, and no other token is.
    */
@@ -116,9 +117,8 @@ class ChatTemplateTest {
       // the context is a prefix of the whole conversation's ids (bos from TokenSequence = the template's bos)
       assertArrayEquals(context, Arrays.copyOf(whole, context.length));
       int[] reply = Arrays.copyOfRange(s.ids(), s.scoredFrom(), s.length());
-      assertEquals(tok.eosId(), reply[reply.length - 1]);
-      assertEquals(eot, reply[reply.length - 2]);
-      for (int i = 0; i < reply.length - 1; i++) {
+      assertEquals(eot, reply[reply.length - 1]);
+      for (int i = 0; i < reply.length; i++) {
         assertEquals(whole[context.length + i], reply[i], "scored token " + i + " is the conversation's");
         scored.add(reply[i]);
       }
@@ -138,6 +138,19 @@ class ChatTemplateTest {
         List.of(new Message("assistant", "Lyon.")));
     assertEquals(new ChatTemplate.Pair(H + "user" + E + "Capital of France?" + EOT + H + "assistant" + E,
         "Paris." + EOT, "Lyon." + EOT), p);
+  }
+
+  /** A prompt to generate from ends in the assistant header, like an SFT turn's prompt; one ending in a reply is refused. */
+  @Test
+  void llama3PromptEndsWithTheGenerationPrompt() {
+    ChatTemplate t = llama3Template();
+    assertEquals(H + "user" + E + "7*8=?" + EOT + H + "assistant" + E,
+        t.prompt(List.of(new Message("user", "7*8=?\n"))));
+    assertEquals(t.sftTurns(List.of(new Message("user", "7*8=?"), new Message("assistant", "56"))).get(0).prompt(),
+        t.prompt(List.of(new Message("user", "7*8=?"))));
+    ChatTemplate.ChatError e = org.junit.jupiter.api.Assertions.assertThrows(ChatTemplate.ChatError.class,
+        () -> t.prompt(List.of(new Message("user", "x"), new Message("assistant", "y"))));
+    assertEquals("'prompt' ends with an assistant message; a prompt waits for the assistant's reply", e.getMessage());
   }
 
   @Test
