@@ -50,9 +50,15 @@ public record TokenSequence(int[] ids, int scoredFrom) implements Serializable {
     return out;
   }
 
-  /** {@code promptIds(prompt) + encode(completion) (+ eos)}: a text completion, scored with its eos. */
+  /**
+   * {@code promptIds(prompt) + encode(completion) (+ eos)}: a text completion, scored with its eos. A completion
+   * whose text already ends with a stop token (a chat template that closes a turn with eos or its end-of-turn
+   * token) gets no eos after it: generation stops there too.
+   */
   public static TokenSequence encode(TextTokenizer tok, String prompt, String completion, boolean appendEos) {
-    return encode(tok, prompt, tok.encode(completion), appendEos);
+    int[] ids = tok.encode(completion);
+    boolean endsWithEos = ids.length > 0 && tok.isStop(ids[ids.length - 1]);
+    return encode(tok, prompt, ids, appendEos && !endsWithEos);
   }
 
   /** {@code promptIds(prompt) + completionIds (+ eos)}: e.g. a generated completion's ids. */

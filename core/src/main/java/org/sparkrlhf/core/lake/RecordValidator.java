@@ -12,6 +12,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import org.sparkrlhf.core.tokenizer.ChatTemplate;
 
 /**
  * Checks one imported record against the shape of its kind and either returns the clean record or
@@ -57,6 +58,7 @@ public final class RecordValidator implements Serializable {
     public static Kind detect(JsonNode n) {
       if (n == null || !n.isObject()) return null;
       if (n.has("chosen") || n.has("rejected")) return PREFERENCE;
+      if (n.has("messages")) return SFT;
       if (n.has("completions") || n.has("labels")) return STEP;
       if (n.has("completion")) return SFT;
       if (n.has("prompt")) return PROMPT;
@@ -78,9 +80,94 @@ public final class RecordValidator implements Serializable {
   }
 
   private final int maxChars;
+  private final ChatTemplate chat;
 
   public RecordValidator(int maxChars) {
+    this(maxChars, null);
+  }
+
+  /**
+   * @param chat the chat template conversational rows are rendered with (TRL's {@code {messages}} and
+   *     {@code {prompt, chosen, rejected}} as message lists), or null: such rows are then refused
+   */
+  public RecordValidator(int maxChars, ChatTemplate chat) {
     this.maxChars = maxChars;
+    this.chat = chat;
+  }
+
+  /**
+   * {@link #validate} for any row, conversational ones included: a conversation ({@code messages}) gives one SFT row
+   * per assistant reply (id {@code <id>-turn<k>}), so each row's loss is on that reply only; a preference row whose
+   * {@code prompt} is a list of messages is rendered into prompt, chosen and rejected text, and a prompt row's list of
+   * messages into a prompt ending in the generation prompt (its {@code answer} kept). A refused conversation is one
+   * refusal.
+   */
+  public List<Result> validateRows(JsonNode n, Kind kind) {
+    if (n == null || !n.isObject()) return List.of(Result.refuse("not a JSON object"));
+    boolean sftChat = kind == Kind.SFT && n.has("messages") && !n.has("completion");
+    boolean prefChat = kind == Kind.PREFERENCE && n.path("prompt").isArray();
+    boolean promptChat = kind == Kind.PROMPT && n.path("prompt").isArray();
+    if (!sftChat && !prefChat && !promptChat) return List.of(validate(n, kind));
+    if (chat == null) {
+      return List.of(Result.refuse("a conversational row needs import.tokenizer: a tokenizer whose chat_template "
+          + "renders it"));
+    }
+    try {
+      String given = id(n);
+      if (sftChat) {
+        List<ChatTemplate.Message> msgs = messages(n, "messages");
+        String base = id(given, "chat", n.get("messages").toString());
+        List<Result> out = new ArrayList<>();
+        int k = 0;
+        for (ChatTemplate.Turn t : chat.sftTurns(msgs)) {
+          k++;
+          out.add(new Result(base + "-turn" + k, checkText("prompt", t.prompt()),
+              checkText("completion", t.completion()), null, null, null, null, null, null));
+        }
+        return out;
+      }
+      if (promptChat) {
+        // A conversation waiting for the assistant's reply, with the reference answer the rewards check against.
+        String prompt = checkText("prompt", chat.prompt(messages(n, "prompt")));
+        String answer = n.has("answer") && !n.get("answer").isNull() ? scalar(n, "answer") : null;
+        return List.of(new Result(id(given, "chatprompt", n.get("prompt").toString()), prompt, null, null, null,
+            answer, null, null, null));
+      }
+      ChatTemplate.Pair p = chat.preference(messages(n, "prompt"), messages(n, "chosen"), messages(n, "rejected"));
+      String id = id(given, "chatpref", n.get("prompt").toString(), n.path("chosen").toString(),
+          n.path("rejected").toString());
+      return List.of(new Result(id, checkText("prompt", p.prompt()), null, checkText("chosen", p.chosen()),
+          checkText("rejected", p.rejected()), null, null, null, null));
+    } catch (IllegalArgumentException e) {
+      return List.of(Result.refuse(e.getMessage()));
+    } catch (RuntimeException e) {
+      // The template engine's own failure on this row: the row is refused with it, the import goes on.
+      return List.of(Result.refuse("chat template failed: " + String.valueOf(e.getMessage()).lines().findFirst()
+          .orElse(e.getClass().getSimpleName())));
+    }
+  }
+
+  /** A list of {@code {role, content}} objects with string fields. */
+  private static List<ChatTemplate.Message> messages(JsonNode n, String field) {
+    JsonNode v = n.get(field);
+    if (v == null) throw new IllegalArgumentException("missing field '" + field + "'");
+    if (!v.isArray()) {
+      throw new IllegalArgumentException("field '" + field + "' is " + typeName(v) + ", expected a list of messages");
+    }
+    List<ChatTemplate.Message> out = new ArrayList<>();
+    for (JsonNode m : v) {
+      String where = "'" + field + "' message " + (out.size() + 1);
+      if (!m.isObject()) throw new IllegalArgumentException(where + " is " + typeName(m) + ", expected an object");
+      JsonNode role = m.get("role");
+      JsonNode content = m.get("content");
+      if (role == null || !role.isTextual()) throw new IllegalArgumentException(where + " has no string 'role'");
+      if (content == null || content.isNull()) throw new IllegalArgumentException(where + " has no content");
+      if (!content.isTextual()) {
+        throw new IllegalArgumentException(where + " content is " + typeName(content) + ", expected string");
+      }
+      out.add(new ChatTemplate.Message(role.asText(), content.asText()));
+    }
+    return out;
   }
 
   /** Decodes one line's bytes as strict UTF-8; null when the bytes are not valid UTF-8. */

@@ -37,10 +37,20 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     /** The file beside {@code tokenizer.json} that names the special tokens (transformers' layout). */
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
+    /** Where transformers 4.43 and later save the chat template instead of inside {@link #TOKENIZER_CONFIG}. */
+    public static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
+
     private static final List<String> BOS_NAMES =
             List.of("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "[CLS]");
     private static final List<String> EOS_NAMES =
             List.of("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>", "<|im_end|>", "<|eot_id|>", "[SEP]");
+    /**
+     * The tokens chat templates close a turn with (Llama 3, ChatML, Gemma, Phi-3): a reply ends there, so they stop
+     * generation beside eos, as Llama 3 Instruct's generation_config lists both {@code <|end_of_text|>} and
+     * {@code <|eot_id|>}.
+     */
+    private static final List<String> TURN_END_NAMES =
+            List.of("<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>");
     private static final List<String> PAD_NAMES =
             List.of("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>");
 
@@ -50,12 +60,19 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     private final int padId;
     private final int bosId;
     private final int eosId;
+    private final int[] stopIds;
+    private final String chatTemplate;
+    private final String bosText;
+    private final String eosText;
     private transient volatile HuggingFaceTokenizer delegate;
 
-    private HfTokenizer(String json, String configJson, String name, Integer padId, Integer bosId,
-                        Integer eosId) {
+    private HfTokenizer(String json, String configJson, String templateFile, String name, Integer padId,
+                        Integer bosId, Integer eosId) {
         JsonNode root = parse(json);
         JsonNode config = configJson == null ? null : parse(configJson);
+        this.chatTemplate = templateFile != null ? templateFile : chatTemplate(config);
+        this.bosText = config == null ? null : tokenText(config.path("bos_token"));
+        this.eosText = config == null ? null : tokenText(config.path("eos_token"));
         Map<String, Integer> ids = tokenIds(root);
         this.json = json;
         this.name = name;
@@ -64,6 +81,9 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         this.eosId = eosId != null ? eosId : special(ids, config, "eos_token", EOS_NAMES);
         int pad = padId != null ? padId : special(ids, config, "pad_token", PAD_NAMES);
         this.padId = pad >= 0 ? pad : this.eosId;
+        this.stopIds = java.util.stream.IntStream.concat(java.util.stream.IntStream.of(this.eosId),
+                TURN_END_NAMES.stream().filter(ids::containsKey).mapToInt(ids::get))
+                .filter(i -> i >= 0).distinct().toArray();
         // Fail at construction, not in the middle of a job, if the file is not a tokenizer. The native library
         // reports a file it cannot read as a bare RuntimeException; it is the file that is wrong, so say so.
         try {
@@ -86,10 +106,12 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     /** {@link #load(Path)}; a non-null id overrides the one from the files. */
     public static HfTokenizer load(Path tokenizerJson, Integer padId, Integer bosId, Integer eosId) {
         Path config = tokenizerJson.resolveSibling(TOKENIZER_CONFIG);
+        Path template = tokenizerJson.resolveSibling(CHAT_TEMPLATE_FILE);
         try {
             String text = Files.readString(tokenizerJson, StandardCharsets.UTF_8);
             String configText = Files.exists(config) ? Files.readString(config, StandardCharsets.UTF_8) : null;
-            return new HfTokenizer(text, configText, "hf:" + tokenizerJson, padId, bosId, eosId);
+            String templateText = Files.exists(template) ? Files.readString(template, StandardCharsets.UTF_8) : null;
+            return new HfTokenizer(text, configText, templateText, "hf:" + tokenizerJson, padId, bosId, eosId);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + tokenizerJson + " or " + config, e);
         }
@@ -97,7 +119,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
     /** A tokenizer from {@code tokenizer.json} text; a non-null id overrides the looked-up one. */
     public static HfTokenizer ofJson(String json, Integer padId, Integer bosId, Integer eosId) {
-        return new HfTokenizer(json, null, "hf", padId, bosId, eosId);
+        return new HfTokenizer(json, null, null, "hf", padId, bosId, eosId);
     }
 
     /**
@@ -107,6 +129,30 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
      */
     public static TextTokenizer fromJson(String json) {
         return CharTokenizer.isBuiltIn(parse(json)) ? new CharTokenizer() : ofJson(json, null, null, null);
+    }
+
+    /**
+     * The tokenizer's own chat template ({@value #CHAT_TEMPLATE_FILE} beside it, else {@code chat_template} of
+     * {@value #TOKENIZER_CONFIG}; of a list of named templates, the one named {@code default}), with its bos and
+     * eos text; empty when it has none.
+     */
+    public java.util.Optional<ChatTemplate> chatTemplate(java.time.Instant now) {
+        return chatTemplate == null || chatTemplate.isBlank() ? java.util.Optional.empty()
+                : java.util.Optional.of(new ChatTemplate(chatTemplate, bosText, eosText, now));
+    }
+
+    private static String chatTemplate(JsonNode config) {
+        if (config == null) return null;
+        JsonNode t = config.path("chat_template");
+        if (t.isTextual()) return t.asText();
+        for (JsonNode named : t) {
+            if ("default".equals(named.path("name").asText())) return named.path("template").asText(null);
+        }
+        return null;
+    }
+
+    private static String tokenText(JsonNode v) {
+        return v.isTextual() ? v.asText() : v.path("content").isTextual() ? v.path("content").asText() : null;
     }
 
     @Override
@@ -155,6 +201,11 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     @Override
     public int eosId() {
         return eosId;
+    }
+
+    @Override
+    public int[] stopIds() {
+        return stopIds.clone();
     }
 
     @Override

@@ -27,6 +27,25 @@ public interface TextTokenizer extends Serializable {
     /** End-of-sequence id, or -1 when the tokenizer has none. */
     int eosId();
 
+    /**
+     * The ids that end a generated reply (the token is kept): eos, and for a chat tokenizer also the token its chat
+     * template closes a turn with, since an assistant's reply ends there and not at the end of the text. A
+     * completion ending in one of them needs no eos after it.
+     */
+    default int[] stopIds() {
+        return eosId() >= 0 ? new int[] {eosId()} : new int[0];
+    }
+
+    /** Whether {@code id} is one of {@link #stopIds()}. */
+    default boolean isStop(int id) {
+        for (int s : stopIds()) {
+            if (s == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The Hugging Face {@code tokenizer.json} text, written next to every checkpoint. */
     String toTokenizerJson();
 

@@ -116,4 +116,22 @@ class Llama3TokenizerTest {
         assertEquals("Hello world", tok.decode(new int[] {128000, 9906, 1917, 128001}),
                 "decode skips special tokens");
     }
+
+    /**
+     * A chat turn ends with {@code <|eot_id|>}, not eos: both stop a reply (as Llama 3 Instruct's
+     * generation_config lists both), and a completion the chat template closed with it gets no eos after it.
+     */
+    @Test
+    void chatTurnEndStopsAndNeedsNoEos() {
+        assertArrayEquals(new int[] {128001, 128009}, tok.stopIds());
+        assertArrayEquals(new int[] {128009}, tok.encode("<|eot_id|>"));
+        TokenSequence turn = TokenSequence.encode(tok, "Hi", "#### 5<|eot_id|>", true);
+        assertEquals(128009, turn.ids()[turn.length() - 1]);
+        TokenSequence plain = TokenSequence.encode(tok, "Hi", "#### 5", true);
+        assertEquals(128001, plain.ids()[plain.length() - 1]);
+        assertEquals(turn.length(), plain.length(), "the end-of-turn token in place of eos");
+        HfTokenizer fromJsonOnly = (HfTokenizer) HfTokenizer.fromJson(tok.toTokenizerJson());
+        assertArrayEquals(new int[] {128001, 128009}, fromJsonOnly.stopIds(), "a checkpoint carries only tokenizer.json");
+        fromJsonOnly.close();
+    }
 }

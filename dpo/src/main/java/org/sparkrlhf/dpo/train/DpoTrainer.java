@@ -52,8 +52,15 @@ public final class DpoTrainer {
     }
   }
 
-  /** What a run did: steps, distinct pairs trained on, and the first and last step's stats. */
-  public record Result(int steps, int pairs, StepStats first, StepStats last, double trainSeconds) {}
+  /**
+   * What a run did: steps, distinct pairs trained on, the first and last step's stats, and the tokens (chosen and
+   * rejected sequences, prompts included, as the forward pass sees them) trained on in {@code trainSeconds}.
+   */
+  public record Result(int steps, int pairs, StepStats first, StepStats last, double trainSeconds, long tokens) {
+    public double tokensPerSecond() {
+      return trainSeconds > 0 ? tokens / trainSeconds : 0;
+    }
+  }
 
   private final DpoConfig c;
   private final PreferenceLoss loss;
@@ -97,6 +104,7 @@ public final class DpoTrainer {
     StepStats first = null;
     StepStats last = null;
     double nanos = 0;
+    long tokens = 0;
     for (int step = 1; step <= total; step++) {
       List<PreferenceExample> batch = batches.next();
       if (step <= done) continue; // a resumed run's finished steps: only their place in the batch order
@@ -122,6 +130,7 @@ public final class DpoTrainer {
           lenR[i] = e.rejected().scoredTokens();
         }
         for (PreferenceExample e : batch) seqs.add(e.rejected());
+        for (TokenSequence s : seqs) tokens += s.length();
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
           PackedBatch packed = PackedBatch.pack(seqs, model.config().padTokenId());
           NDArray logps = SequenceLogProbs.compute(model, packed, 1.0, false, true, sm).sequenceSums();
@@ -150,7 +159,7 @@ public final class DpoTrainer {
         hooks.onCheckpoint(step, model, () -> new TrainerState(at, opt.state(), java.util.Map.of()));
       }
     }
-    return new Result(total, pairs.size(), first, last, nanos / 1e9);
+    return new Result(total, pairs.size(), first, last, nanos / 1e9, tokens);
   }
 
   private static float[] toFloat(double[] v) {

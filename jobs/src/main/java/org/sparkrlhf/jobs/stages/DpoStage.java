@@ -179,6 +179,8 @@ public final class DpoStage implements Stage {
           .put("first_step", stepReport(result.first()))
           .put("last_step", last)
           .put("train_seconds", result.trainSeconds())
+          .put("tokens", result.tokens())
+          .put("tokens_per_s", result.tokensPerSecond())
           .put("checkpoint", checkpoints.last());
       ctx.summary(String.format("%d pairs, %d steps, last rewards/accuracies %.3f, rewards/margins %.3f",
           result.pairs(), result.steps(), last.get("rewards/accuracies"), last.get("rewards/margins")));

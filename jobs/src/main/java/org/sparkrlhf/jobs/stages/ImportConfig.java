@@ -16,6 +16,15 @@ public class ImportConfig {
    * from the fields of its first JSON object. Default auto.
    */
   public String kind = "auto";
+  /**
+   * A tokenizer.json (or a folder holding one, e.g. a checkpoint) whose chat template renders conversational rows:
+   * TRL's {@code {"messages": [{role, content}, ...]}} (one sft_demos row per assistant reply, the loss on that
+   * reply only) and {@code {"prompt": [...], "chosen": [...], "rejected": [...]}} as message lists (preferences:
+   * the prompt rendered with the generation prompt, chosen and rejected the rest) and {@code {"prompt": [...],
+   * "answer": ...}} (prompts: the messages rendered with the generation prompt, for rollouts, grpo and eval).
+   * Empty (default): such rows are quarantined.
+   */
+  public String tokenizer = "";
   /** Longest text field accepted, in characters; longer rows are quarantined. Default 8192. */
   public int maxChars = 8192;
 }

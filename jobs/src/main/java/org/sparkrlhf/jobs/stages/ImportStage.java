@@ -36,6 +36,8 @@ import org.sparkrlhf.core.lake.RecordValidator;
 import org.sparkrlhf.core.lake.RecordValidator.Kind;
 import org.sparkrlhf.core.lake.Tables;
 import org.sparkrlhf.core.run.RunContext;
+import org.sparkrlhf.core.tokenizer.ChatTemplate;
+import org.sparkrlhf.core.tokenizer.HfTokenizer;
 import org.sparkrlhf.jobs.Stage;
 
 /**
@@ -76,7 +78,7 @@ public final class ImportStage implements Stage {
 
   @Override
   public String description() {
-    return "import JSONL/Parquet (prompt/completion, prompt/chosen/rejected, step labels); bad rows to quarantine";
+    return "import JSONL/Parquet (prompt/completion, prompt/chosen/rejected, step labels, chat messages); bad rows to quarantine";
   }
 
   @Override
@@ -102,6 +104,27 @@ public final class ImportStage implements Stage {
     if (c.maxChars < 1) throw new UserError("import.max_chars must be positive");
   }
 
+  /**
+   * The chat template conversational rows are rendered with: that of the tokenizer {@code import.tokenizer} names
+   * (a tokenizer.json, or a folder holding one, such as a checkpoint), its clock fixed at the import's start;
+   * null without one.
+   */
+  static ChatTemplate chatTemplate(ImportConfig c) {
+    if (c.tokenizer == null || c.tokenizer.isBlank()) return null;
+    java.nio.file.Path p = java.nio.file.Path.of(c.tokenizer);
+    java.nio.file.Path file = java.nio.file.Files.isDirectory(p) ? p.resolve("tokenizer.json") : p;
+    if (!java.nio.file.Files.isRegularFile(file)) {
+      throw new UserError("import.tokenizer: no tokenizer.json at " + file);
+    }
+    try (HfTokenizer tok = HfTokenizer.load(file)) {
+      return tok.chatTemplate(java.time.Instant.now()).orElseThrow(() -> new UserError(
+          "import.tokenizer: " + file + " has no chat_template (in " + HfTokenizer.TOKENIZER_CONFIG + " or "
+              + HfTokenizer.CHAT_TEMPLATE_FILE + " beside it)"));
+    } catch (IllegalArgumentException | UncheckedIOException e) {
+      throw new UserError("import.tokenizer: " + file + ": " + e.getMessage());
+    }
+  }
+
   @Override
   public void run(RunContext ctx, Config config) {
     readRows(ctx.spark(), () -> {
@@ -122,15 +145,16 @@ public final class ImportStage implements Stage {
       (isParquet ? parquet : jsonl).add(f);
     }
     Kind forced = c.kind.equals("auto") ? null : Kind.parse(c.kind);
+    ChatTemplate chat = chatTemplate(c);
     List<Dataset<Row>> parts = new ArrayList<>();
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
     if (!jsonl.isEmpty()) {
       JavaRDD<Row> rows =
-          jsc.parallelize(jsonl, jsonl.size()).flatMap(new ParseJsonl(new RecordValidator(c.maxChars), forced));
+          jsc.parallelize(jsonl, jsonl.size()).flatMap(new ParseJsonl(new RecordValidator(c.maxChars, chat), forced));
       parts.add(ctx.spark().createDataFrame(rows, PARSED));
     }
     for (String f : parquet) {
-      parts.add(parseParquet(ctx.spark(), f, forced, new RecordValidator(c.maxChars)));
+      parts.add(parseParquet(ctx.spark(), f, forced, new RecordValidator(c.maxChars, chat)));
     }
     Dataset<Row> parsed = parts.get(0);
     for (int i = 1; i < parts.size(); i++) parsed = parsed.unionByName(parts.get(i));
@@ -292,10 +316,10 @@ public final class ImportStage implements Stage {
         }
         if (fileKind == null) fileKind = Kind.detect(node);
         if (fileKind == null) {
-          out.add(refused(file, lineNo, null, "no known fields (expected prompt with completion, chosen/rejected, completions/labels or answer)", line));
+          out.add(refused(file, lineNo, null, "no known fields (expected prompt with completion, chosen/rejected, completions/labels or answer, or messages)", line));
           continue;
         }
-        out.add(toRow(file, lineNo, fileKind, validator.validate(node, fileKind), line));
+        out.addAll(toRows(file, lineNo, fileKind, validator.validateRows(node, fileKind), line));
       }
       return out;
     }
@@ -304,6 +328,13 @@ public final class ImportStage implements Stage {
   static Row refused(String file, long line, Kind kind, String reason, String raw) {
     return RowFactory.create(file, line, kind == null ? null : kind.label, null, null, null, null, null, null, null, null,
         reason, truncate(raw));
+  }
+
+  /** One input row's output rows: a conversation gives one per assistant reply, all with the input's line. */
+  static List<Row> toRows(String file, long line, Kind kind, List<RecordValidator.Result> results, String raw) {
+    List<Row> out = new ArrayList<>(results.size());
+    for (RecordValidator.Result r : results) out.add(toRow(file, line, kind, r, raw));
+    return out;
   }
 
   static Row toRow(String file, long line, Kind kind, RecordValidator.Result r, String raw) {
@@ -379,7 +410,7 @@ public final class ImportStage implements Stage {
     if (kind == null) {
       if (names.contains("chosen") || names.contains("rejected")) kind = Kind.PREFERENCE;
       else if (names.contains("completions") || names.contains("labels")) kind = Kind.STEP;
-      else if (names.contains("completion")) kind = Kind.SFT;
+      else if (names.contains("completion") || names.contains("messages")) kind = Kind.SFT;
       else if (names.contains("prompt")) kind = Kind.PROMPT;
       else throw new UserError(file + ": no known columns (prompt, completion, chosen, rejected, completions, labels, answer)");
     }
@@ -394,6 +425,10 @@ public final class ImportStage implements Stage {
     }
     for (Map.Entry<String, String> e : expected.entrySet()) {
       if (!names.contains(e.getKey())) continue; // a missing column quarantines each row with its reason
+      if (schema.apply(e.getKey()).dataType() instanceof org.apache.spark.sql.types.ArrayType
+          && List.of("prompt", "chosen", "rejected").contains(e.getKey())) {
+        continue;  // TRL's conversational preference format: lists of messages, validated per row
+      }
       String got = schema.apply(e.getKey()).dataType().simpleString();
       boolean ok = got.equals(e.getValue())
           || (e.getKey().equals("id") && List.of("int", "bigint").contains(got))
@@ -405,11 +440,11 @@ public final class ImportStage implements Stage {
     }
     final Kind k = kind;
     JavaRDD<Row> rows =
-        df.toJSON().javaRDD().zipWithIndex().map(t -> {
+        df.toJSON().javaRDD().zipWithIndex().flatMap(t -> {
           String json = t._1();
           long line = t._2() + 1;
           JsonNode node = RecordValidator.parse(json);
-          return toRow(file, line, k, validator.validate(node, k), json);
+          return toRows(file, line, k, validator.validateRows(node, k), json).iterator();
         });
     return spark.createDataFrame(rows, PARSED);
   }

@@ -10,7 +10,8 @@ import java.util.SplittableRandom;
  * One row being generated: its tokens, log-probs, random stream and stopping rules. Pure Java, so the stopping
  * logic can be tested on token streams without a model.
  *
- * <p>After each accepted token, in this order: the end-of-sequence id finishes the row with {@code "eos"} (the
+ * <p>After each accepted token, in this order: a stop id (eos, or a chat tokenizer's end-of-turn token: {@link
+ * TextTokenizer#stopIds}) finishes the row with {@code "eos"} (the
  * token is kept); a stop string contained in the decoded completion finishes it with {@code "stop"}; reaching
  * {@code limit} tokens finishes it with {@code "length"}. A row with {@code limit == 0} is finished from the start
  * ({@code "length"}, no tokens).
@@ -22,7 +23,7 @@ final class RowState {
     final int limit;
     final SplittableRandom random;
     private final TextTokenizer tokenizer;
-    private final int eosId;
+    private final int[] stopIds;
     private final List<String> stop;
     private int[] tokens = new int[16];
     private float[] logProbs = new float[16];
@@ -35,11 +36,20 @@ final class RowState {
         this.limit = limit;
         this.random = new SplittableRandom(seed);
         this.tokenizer = tokenizer;
-        this.eosId = tokenizer.eosId();
+        this.stopIds = tokenizer.stopIds();
         this.stop = stop;
         if (limit <= 0) {
             finish = Completion.LENGTH;
         }
+    }
+
+    private boolean isStopId(int token) {
+        for (int s : stopIds) {
+            if (s == token) {
+                return true;
+            }
+        }
+        return false;
     }
 
     boolean finished() {
@@ -70,7 +80,7 @@ final class RowState {
         tokens[n] = token;
         logProbs[n] = logProb;
         n++;
-        if (eosId >= 0 && token == eosId) {
+        if (isStopId(token)) {
             finish = Completion.EOS;
         } else if (!stop.isEmpty() && containsStop()) {
             finish = Completion.STOP;

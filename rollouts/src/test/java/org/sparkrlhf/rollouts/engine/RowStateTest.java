@@ -64,6 +64,32 @@ class RowStateTest {
         assertEquals("=1+2\n=3\n#", c.text());
     }
 
+    /** A chat tokenizer's end-of-turn token stops the row like eos (kept, out of the text); other tokens do not. */
+    @Test
+    void everyStopIdFinishesTheRow() {
+        int turnEnd = TOK.encode("#")[0];
+        TextTokenizer chat = new TextTokenizer() {
+            public int[] encode(String text) { return TOK.encode(text); }
+            public String decode(int[] ids) { return TOK.decode(ids); }
+            public int vocabSize() { return TOK.vocabSize(); }
+            public int padId() { return TOK.padId(); }
+            public int bosId() { return TOK.bosId(); }
+            public int eosId() { return TOK.eosId(); }
+            public int[] stopIds() { return new int[] {TOK.eosId(), turnEnd}; }
+            public String toTokenizerJson() { return TOK.toTokenizerJson(); }
+            public String name() { return "chat"; }
+        };
+        PromptRef ref = new PromptRef("p", "1+2=?\n", 0);
+        RowState r = new RowState(ref, TokenSequence.promptIds(chat, ref.text()), 50, 1, chat, List.of());
+        for (int id : TOK.encode("=3\n")) assertFalse(r.accept(id, -1f));
+        assertTrue(r.accept(turnEnd, -1f));
+        assertEquals(Completion.EOS, r.finishReason());
+        assertEquals(4, r.toCompletion().length());
+        assertEquals(turnEnd, r.toCompletion().tokenIds()[3]);
+        RowState plain = row(50, List.of());
+        assertFalse(plain.accept(turnEnd, -1f), "not a stop id of the built-in tokenizer");
+    }
+
     @Test
     void lengthFinishesAtTheLimit() {
         Completion c = feed(row(4, List.of("####")), "=3\n#### 3\n", true);
