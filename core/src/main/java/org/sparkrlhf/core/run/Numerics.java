@@ -44,7 +44,7 @@ public final class Numerics {
   private Numerics() {}
 
   /**
-   * This JVM's numerics: the CPU model and its widest vector instruction set, libtorch's version, the calling
+   * This JVM's numerics: the CPU model and its widest vector instruction set, libtorch's version, the JVM, the calling
    * thread's torch intra-op threads, and the pinning variables (absent ones as "").
    */
   public static Map<String, Object> current() {
@@ -54,6 +54,8 @@ public final class Numerics {
     out.put("cpu_isa", cpu[1]);
     out.put("cores", Runtime.getRuntime().availableProcessors());
     out.put("libtorch", Engine.getEngine("PyTorch").getVersion());
+    // The sampler's Math.exp/log are HotSpot intrinsics, free to differ by an ulp between JVM builds.
+    out.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"));
     out.put("torch_threads", JniUtils.getNumThreads());
     Map<String, String> pins = new LinkedHashMap<>();
     for (String k : PINS) pins.put(k, Objects.requireNonNullElse(System.getenv(k), ""));

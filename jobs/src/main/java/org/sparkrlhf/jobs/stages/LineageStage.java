@@ -131,7 +131,7 @@ public final class LineageStage implements Stage {
     return data.toString();
   }
 
-  /** "AMD EPYC (avx512, 2 cores), libtorch 2.7.1, 2 torch threads, Spark parallelism 2, pins: MKL_CBWR=AVX2". */
+  /** "AMD EPYC (avx512, 2 cores), libtorch 2.7.1, OpenJDK 64-Bit Server VM 17.0.15, 2 torch threads, Spark parallelism 2, pins: MKL_CBWR=AVX2". */
   static String numericsLine(Map<?, ?> n) {
     StringBuilder pins = new StringBuilder();
     if (n.get("pins") instanceof Map<?, ?> p) {
@@ -140,6 +140,7 @@ public final class LineageStage implements Stage {
       });
     }
     return n.get("cpu") + " (" + n.get("cpu_isa") + ", " + n.get("cores") + " cores), libtorch " + n.get("libtorch") + ", "
+        + n.get("java") + ", "
         + n.get("torch_threads") + " torch threads, Spark parallelism " + n.get("spark_default_parallelism")
         + ", pins: " + (pins.length() == 0 ? "none" : pins);
   }
