@@ -59,7 +59,9 @@ class ImportFuzzTest {
         List.of(RowFactory.create("9-4=?\n", 5), RowFactory.create("9-5=?\n", null))));
     long runs = Jazzer.fuzz(ParquetImportFuzzTarget.class, seeds, Jazzer.seconds(30), "1g");
     System.out.println("parquet import: " + runs + " inputs fuzzed");
-    assertTrue(runs > 50, "Jazzer ran " + runs + " inputs");
+    // Each input starts a Spark read, so the count depends on how busy the machine is (132 quiet, 39 on a loaded one in
+    // the same 30 s): the bound only asks that mutated inputs ran beyond the 3 seeds.
+    assertTrue(runs > 10, "Jazzer ran " + runs + " inputs");
   }
 
   /** The single part file Spark writes for {@code rows}. */
