@@ -6,10 +6,12 @@ This script loads each folder with LlamaForCausalLM.from_pretrained and checks:
   - every logit within TOLERANCE of the project's;
   - the argmax at every position equal;
   - transformers' greedy generate from the first row's first ids gives the project's greedy tokens.
-Exits non-zero on any mismatch.
+Exits non-zero on any mismatch. These are random checkpoints; check_trained.py does the same for a checkpoint the
+project trained (greedy completions of its eval and log-probs of its rollouts, through the checkpoint's tokenizer.json).
 
   mvn -B -o test -pl core -Dtest=HfGoldenTest -Dsurefire.failIfNoSpecifiedTests=false
-  tools/hf-reference/.venv/bin/python tools/hf-reference/check_export.py core/target/hf-export
+  venv="$(tools/python/venv.sh tools/hf-reference/requirements.txt)"   # or a tools/hf-reference/.venv of them
+  "$venv/bin/python" tools/hf-reference/check_export.py core/target/hf-export
 """
 
 import json
