@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -17,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkrlhf.core.batch.TokenSequence;
@@ -56,11 +54,7 @@ class ChatTemplateTest {
   }
 
   static HfTokenizer llama3() {
-    if (llama3 == null) {
-      String why = "no " + LLAMA3.toAbsolutePath().normalize() + ": run tools/hf-reference/fetch-llama3-tokenizer.sh";
-      if (System.getenv("CI") != null) fail(why);
-      Assumptions.abort(why);
-    }
+    if (llama3 == null) Llama3Files.folder();  // skipped (or failed under CI) without the files
     return llama3;
   }
 

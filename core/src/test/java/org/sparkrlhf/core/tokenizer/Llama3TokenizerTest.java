@@ -3,7 +3,6 @@ package org.sparkrlhf.core.tokenizer;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -36,15 +34,7 @@ class Llama3TokenizerTest {
 
     @BeforeAll
     static void load() {
-        Path file = Path.of(System.getProperty("rlhf.llama3Tokenizer",
-                Path.of("..", "tools", "hf-reference", "downloads", "llama3-tokenizer", "tokenizer.json").toString()));
-        if (!Files.exists(file)) {
-            String why = "no " + file.toAbsolutePath().normalize() + ": run tools/hf-reference/fetch-llama3-tokenizer.sh";
-            if (System.getenv("CI") != null) {
-                fail(why);
-            }
-            Assumptions.abort(why);
-        }
+        Path file = Llama3Files.folder().resolve("tokenizer.json");
         tok = HfTokenizer.load(file);
     }
 
