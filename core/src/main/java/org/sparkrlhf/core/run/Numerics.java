@@ -29,8 +29,9 @@ public final class Numerics {
   /**
    * The kernel pins the launchers set (bin/rlhf and the Airflow DAG; RLHF_PIN_KERNELS=0 leaves libtorch free), so a
    * run gives the same weights on any x86-64 CPU with AVX2 (Intel since 2013, AMD since 2015), with or without
-   * AVX-512: ATen's AVX2 kernels and MKL's AVX2 code path. Measured: ATen's own choice on an AVX-512 CPU gives other weights than on an AVX2 one after the
-   * first steps; with these two pins the weights are the same whatever MKL is allowed to use.
+   * AVX-512: ATen's AVX2 kernels and MKL's AVX2 code path. Measured on an AVX-512 CPU: ATen's own choice there and
+   * its AVX2 kernels (what a CPU without AVX-512 runs) give other weights within 60 SFT steps; with these two pins the
+   * weights are the same whether MKL is capped at AVX2 or not.
    */
   public static final Map<String, String> REPRODUCIBLE = pinned();
 
@@ -41,6 +42,9 @@ public final class Numerics {
     return java.util.Collections.unmodifiableMap(m);
   }
 
+  /** The CPU's model and widest vector set: read from /proc/cpuinfo once per JVM, not at every checkpoint. */
+  private static final String[] CPU = cpu();
+
   private Numerics() {}
 
   /**
@@ -49,7 +53,7 @@ public final class Numerics {
    */
   public static Map<String, Object> current() {
     Map<String, Object> out = new LinkedHashMap<>();
-    String[] cpu = cpu();
+    String[] cpu = CPU;
     out.put("cpu", cpu[0]);
     out.put("cpu_isa", cpu[1]);
     out.put("cores", Runtime.getRuntime().availableProcessors());

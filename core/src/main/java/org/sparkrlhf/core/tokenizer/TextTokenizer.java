@@ -38,7 +38,12 @@ public interface TextTokenizer extends Serializable {
 
     /** Whether {@code id} is one of {@link #stopIds()}. */
     default boolean isStop(int id) {
-        for (int s : stopIds()) {
+        return isAmong(stopIds(), id);
+    }
+
+    /** Whether {@code id} is in {@code stopIds}: for a caller that holds the array once (a generator, per token). */
+    static boolean isAmong(int[] stopIds, int id) {
+        for (int s : stopIds) {
             if (s == id) {
                 return true;
             }

@@ -43,15 +43,6 @@ final class RowState {
         }
     }
 
-    private boolean isStopId(int token) {
-        for (int s : stopIds) {
-            if (s == token) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     boolean finished() {
         return finish != null;
     }
@@ -80,7 +71,7 @@ final class RowState {
         tokens[n] = token;
         logProbs[n] = logProb;
         n++;
-        if (isStopId(token)) {
+        if (TextTokenizer.isAmong(stopIds, token)) {  // the array held once: asked per token
             finish = Completion.EOS;
         } else if (!stop.isEmpty() && containsStop()) {
             finish = Completion.STOP;
