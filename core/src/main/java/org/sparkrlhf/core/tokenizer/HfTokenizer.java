@@ -74,6 +74,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         this.bosText = config == null ? null : tokenText(config.path("bos_token"));
         this.eosText = config == null ? null : tokenText(config.path("eos_token"));
         Map<String, Integer> ids = tokenIds(root);
+        checkSingleTemplates(root.path("post_processor"));
         this.json = json;
         this.name = name;
         this.vocabSize = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
@@ -258,6 +259,25 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
             return new ObjectMapper().readTree(json);
         } catch (IOException e) {
             throw new IllegalArgumentException("not valid tokenizer.json: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Refuses a post-processor template for one sequence that names sequence B. The native library accepts such a
+     * file and then indexes a second sequence that is not there on every encode, which aborts the JVM (a Rust panic
+     * across JNI) instead of raising an error; found by {@code CoverageGuidedFuzzTest}. Sequence processors are
+     * walked into, since each of theirs runs.
+     */
+    private static void checkSingleTemplates(JsonNode processor) {
+        for (JsonNode inner : processor.path("processors")) {
+            checkSingleTemplates(inner);
+        }
+        for (JsonNode piece : processor.path("single")) {
+            JsonNode seq = piece.path("Sequence");
+            if (!seq.isMissingNode() && !"A".equals(seq.path("id").asText("A"))) {
+                throw new IllegalArgumentException("not valid tokenizer.json: post_processor's template for one "
+                        + "sequence uses sequence " + seq.path("id").asText() + "; one sequence has only A");
+            }
         }
     }
 

@@ -137,4 +137,30 @@ class HfTokenizerTest {
     void rejectsWhatIsNotATokenizer() {
         assertThrows(IllegalArgumentException.class, () -> HfTokenizer.fromJson("not json {"));
     }
+    /**
+     * A template for one sequence that names sequence B loads in the native library and then aborts the JVM on the
+     * first encode (a Rust panic across JNI: what the fuzzer found). It must be refused with a reason at load, at the
+     * top level and inside a Sequence of processors; without the check this test's JVM dies.
+     */
+    @Test
+    void refusesAOneSequenceTemplateThatNamesSequenceB() {
+        String single = "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", "
+                + "\"type_id\": 0}}, {\"Sequence\": {\"id\": \"%s\", \"type_id\": 0}}], \"pair\": [{\"Sequence\": "
+                + "{\"id\": \"A\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}], "
+                + "\"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [1], \"tokens\": [\"<s>\"]}}}";
+        String nested = "{\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\", \"add_prefix_space\": "
+                + "false, \"trim_offsets\": false, \"use_regex\": false}, " + single + "]}";
+        for (String processor : new String[] {single, nested}) {
+            String good = BPE_JSON.replace("\"post_processor\": null", "\"post_processor\": " + processor.formatted("A"));
+            try (HfTokenizer ok = HfTokenizer.ofJson(good, null, null, null);
+                 HfTokenizer plain = HfTokenizer.ofJson(BPE_JSON, null, null, null)) {
+                assertArrayEquals(plain.encode("abc ab"), ok.encode("abc ab"), "a template naming A loads and encodes");
+            }
+            String bad = BPE_JSON.replace("\"post_processor\": null", "\"post_processor\": " + processor.formatted("B"));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> HfTokenizer.ofJson(bad, null, null, null).encode("abc"));
+            assertEquals("not valid tokenizer.json: post_processor's template for one sequence uses sequence B; "
+                    + "one sequence has only A", e.getMessage());
+        }
+    }
 }
