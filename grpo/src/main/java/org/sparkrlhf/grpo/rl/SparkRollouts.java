@@ -54,6 +54,8 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private ModelBroadcast current;
   private long currentPolicyVersion = Long.MIN_VALUE;
   private double lastSyncSeconds;
+  private double publishSecondsTotal;
+  private double executorLoadSecondsTotal;
   private int lastExecutors;
 
   /**
@@ -79,6 +81,15 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   /** Seconds the last weight publication took (0 when the version was already out). */
   public double lastSyncSeconds() {
     return lastSyncSeconds;
+  }
+
+  /**
+   * Seconds weight updates have cost so far: the driver's publishing (serialize, broadcast) plus, per publication,
+   * the mean time an executor JVM took to fetch and decode it (executors load side by side, and a task cannot
+   * generate before its JVM has the weights). Publications of the same version are counted once.
+   */
+  public double weightSyncSeconds() {
+    return publishSecondsTotal + executorLoadSecondsTotal;
   }
 
   /** Distinct executors that generated the last batch of rollouts. */
@@ -146,7 +157,8 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
   private Generated run(LlamaModel policy, long policyVersion, java.util.Collection<RlPrompt> prompts,
       int groupSize, SamplingParams params, Rewarder rewarder, boolean stepRewards) {
     long t0 = System.nanoTime();
-    if (current == null || currentPolicyVersion != policyVersion) {
+    boolean published = current == null || currentPolicyVersion != policyVersion;
+    if (published) {
       byte[] blob = HfCheckpoint.toBytes(policy, tokenizer.toTokenizerJson(), Map.of());
       current = current == null
           ? ModelBroadcast.publish(spark, "grpo-policy", 0, blob)
@@ -154,6 +166,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       currentPolicyVersion = policyVersion;
     }
     lastSyncSeconds = (System.nanoTime() - t0) / 1e9;
+    publishSecondsTotal += lastSyncSeconds;
 
     List<Row> rows = new ArrayList<>(prompts.size());
     for (RlPrompt p : prompts) {
@@ -188,6 +201,7 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       executors.add(r.getString(cols.executor()));
     }
     lastExecutors = executors.size();
+    if (published) executorLoadSecondsTotal += current.loadSeconds();  // the job is done: every task's load merged
     return new Generated(byKey, generated.schema(), cols);
   }
 

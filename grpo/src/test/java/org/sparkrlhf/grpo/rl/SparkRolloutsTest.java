@@ -54,8 +54,14 @@ class SparkRolloutsTest {
         }
       }
       assertTrue(spark.lastSyncSeconds() > 0, "the first call publishes the weights");
+      double firstSync = spark.weightSyncSeconds();
+      assertTrue(firstSync > spark.lastSyncSeconds(), "the executor's load of the weights is counted beside the "
+          + "driver's publishing: " + firstSync + " vs " + spark.lastSyncSeconds());
       spark.generate(model, 0, requests, params);
       assertEquals(0.0, spark.lastSyncSeconds(), 0.05, "the same version is not published again");
+      assertEquals(firstSync, spark.weightSyncSeconds(), 0.05, "nor loaded again");
+      spark.generate(model, 1, requests, params);
+      assertTrue(spark.weightSyncSeconds() > firstSync, "a new version is published and loaded");
     }
   }
 

@@ -226,8 +226,14 @@ public abstract class RlStage<C extends RlConfig> implements Stage {
       System.out.printf(name() + ": done after iteration %d  checkpoint %s  generating %.0f%% of %.1fs%n",
           trainer.iteration(), lastCheckpoint, total > 0 ? 100 * genSeconds / total : 0, total);
       if (source instanceof SparkRollouts spark) {
+        // Weight sync against the whole loop's time (generation includes the executors' loads, so the share is of
+        // the time actually spent, not added to it).
         ctx.put("rollouts_on", "executors").put("last_weight_sync_seconds", spark.lastSyncSeconds())
+            .put("weight_sync_seconds", spark.weightSyncSeconds())
+            .put("weight_sync_share", total > 0 ? spark.weightSyncSeconds() / total : null)
             .put("last_rollout_executors", spark.lastExecutors());
+        System.out.printf(name() + ": weight sync %.2fs (publishing and executors' loads), %.1f%% of the loop%n",
+            spark.weightSyncSeconds(), total > 0 ? 100 * spark.weightSyncSeconds() / total : 0);
         spark.close();
       } else {
         ctx.put("rollouts_on", "driver");

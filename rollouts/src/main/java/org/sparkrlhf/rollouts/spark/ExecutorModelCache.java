@@ -133,11 +133,13 @@ public final class ExecutorModelCache {
 
     private static void load(Entry entry, ModelBroadcast b) {
         try {
+            long t0 = System.nanoTime();
             byte[] blob = b.blob();
             HfCheckpoint ck = HfCheckpoint.fromBytes(blob, manager());
             TextTokenizer tok = ck.tokenizerJson() == null ? null : HfTokenizer.fromJson(ck.tokenizerJson());
             LOADS.computeIfAbsent(new Version(entry.id.modelKey(), entry.id.version()), k -> new AtomicLong())
                     .incrementAndGet();
+            b.recordLoad(System.nanoTime() - t0);
             entry.loaded.complete(new Loaded(ck.model(), tok, ck.provenance()));
         } catch (Throwable t) {
             // Forget the failed entry so the next acquire retries; waiters see the failure.

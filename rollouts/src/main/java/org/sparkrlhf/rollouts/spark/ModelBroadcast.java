@@ -2,6 +2,7 @@ package org.sparkrlhf.rollouts.spark;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.sql.SparkSession;
 import org.sparkrlhf.core.model.CheckpointBlob;
 import org.sparkrlhf.core.model.HfCheckpoint;
@@ -45,15 +46,21 @@ public final class ModelBroadcast implements Serializable {
     private final String configJson;
     private final boolean scoreHead;
     private final long sizeBytes;
+    /** Executors' load time, nanoseconds summed over the JVMs that loaded this publication (see {@link #loadSeconds}). */
+    private final LongAccumulator loadNanos;
+    /** How many executor JVMs loaded this publication. */
+    private final LongAccumulator loads;
 
     private ModelBroadcast(String modelKey, long version, Broadcast<byte[]> blob, String configJson,
-                           boolean scoreHead, long sizeBytes) {
+                           boolean scoreHead, long sizeBytes, LongAccumulator loadNanos, LongAccumulator loads) {
         this.modelKey = modelKey;
         this.version = version;
         this.blob = blob;
         this.configJson = configJson;
         this.scoreHead = scoreHead;
         this.sizeBytes = sizeBytes;
+        this.loadNanos = loadNanos;
+        this.loads = loads;
     }
 
     // ---------------------------------------------------------------------------------- publishing
@@ -69,8 +76,12 @@ public final class ModelBroadcast implements Serializable {
             throw new IllegalArgumentException("modelKey must not be blank");
         }
         BlobInfo info = inspect(checkpointBlob);
+        // Accumulators, not a static on the executors: on a cluster the loads happen in other JVMs, and Spark merges
+        // a task's updates into the driver's value when the task ends.
+        String label = modelKey + " v" + version;
         return new ModelBroadcast(modelKey, version, jsc.broadcast(checkpointBlob), info.configJson(),
-                info.scoreHead(), checkpointBlob.length);
+                info.scoreHead(), checkpointBlob.length, jsc.sc().longAccumulator(label + " load ns"),
+                jsc.sc().longAccumulator(label + " loads"));
     }
 
     public static ModelBroadcast publish(SparkSession spark, String modelKey, long version, byte[] checkpointBlob) {
@@ -131,6 +142,30 @@ public final class ModelBroadcast implements Serializable {
     /** Size of the blob in bytes. */
     public long sizeBytes() {
         return sizeBytes;
+    }
+
+    /**
+     * Records, on an executor, that its JVM fetched and decoded this publication in {@code nanos}
+     * ({@link ExecutorModelCache} calls it once per JVM and publication).
+     */
+    void recordLoad(long nanos) {
+        loadNanos.add(nanos);
+        loads.add(1);
+    }
+
+    /**
+     * Mean seconds an executor JVM spent fetching and decoding this publication, over the JVMs that loaded it in
+     * tasks finished so far (0 before any). Executors load side by side, so this is what a weight update adds to a
+     * job's critical path beside the driver's publishing; tasks of the same JVM wait for the one load.
+     */
+    public double loadSeconds() {
+        long n = loads.value();
+        return n == 0 ? 0 : loadNanos.value() / 1e9 / n;
+    }
+
+    /** Executor JVMs that loaded this publication, in tasks finished so far. */
+    public long loadCount() {
+        return loads.value();
     }
 
     // ------------------------------------------------------------------------------------ lifetime
