@@ -1,6 +1,7 @@
 package org.sparkrlhf.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -458,6 +459,174 @@ public final class LlamaModel implements AutoCloseable {
         return Linear.linear(o, ly.o).singletonOrThrow();
     }
 
+    // ------------------------------------------------------------------------- slot-cache generation
+
+    /**
+     * A {@link SlotCache} of {@code slots} rows of {@code capacity} positions each, in a child of {@code parent},
+     * holding a fused copy of the projection weights as they are now: make a new one after the weights change.
+     */
+    public SlotCache newSlotCache(NDManager parent, int slots, int capacity) {
+        if (slots < 1 || capacity < 1 || capacity > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("slots must be >= 1 and capacity in 1.." + config.maxPositionEmbeddings()
+                    + ", got " + slots + " and " + capacity);
+        }
+        return new SlotCache(this, slots, capacity, parent);
+    }
+
+    /**
+     * Feeds whole prompts into some slots of {@code cache} and returns each row's next-token logits. The prompts
+     * are right-padded, {@code ids} [n, W] with row r's tokens in columns {@code 0 .. lengths[r]-1} at positions
+     * {@code 0 .. lengths[r]-1}: under the causal mask no real token sees a pad, so no attention mask is needed.
+     * Keys and values of all W columns go to columns {@code 0 .. W-1} of slot {@code slots[r]}; those past
+     * {@code lengths[r]} are junk that {@link #decodeSlots} never attends to and overwrites as the row grows.
+     *
+     * @return [n, V] float32 logits at each row's last prompt token, attached to {@code ids}' manager
+     */
+    public NDArray prefillSlots(NDArray ids, int[] slots, int[] lengths, SlotCache cache) {
+        long n = ids.getShape().get(0);
+        int w = (int) ids.getShape().get(1);
+        if (ids.getShape().dimension() != 2 || slots.length != n || lengths.length != n || w > cache.capacity) {
+            throw new IllegalArgumentException("prefill of " + ids.getShape() + " with " + slots.length + " slots and "
+                    + lengths.length + " lengths into capacity " + cache.capacity);
+        }
+        long[] last = new long[(int) n];
+        for (int r = 0; r < n; r++) {
+            if (lengths[r] < 1 || lengths[r] > w) {
+                throw new IllegalArgumentException("prompt length " + lengths[r] + " outside 1.." + w);
+            }
+            last[r] = lengths[r] - 1;
+        }
+        float[] bias = new float[w * w];
+        for (int i = 0; i < w; i++) {
+            Arrays.fill(bias, i * w + i + 1, (i + 1) * w, MASK_VALUE);
+        }
+        long[] pos = new long[w];
+        for (int i = 0; i < w; i++) {
+            pos[i] = i;
+        }
+        long[] rows = new long[(int) n];
+        for (int r = 0; r < n; r++) {
+            rows[r] = slots[r];
+        }
+        NDManager caller = ids.getManager();
+        try (NDManager sub = caller.newSubManager()) {
+            return slotForward(sub, ids, sub.create(pos, new Shape(1, w)), sub.create(bias, new Shape(1, 1, w, w)),
+                    sub.create(rows), null, -1, sub.create(last), cache);
+        }
+    }
+
+    /**
+     * One decoding step for every slot of {@code cache}: {@code ids} [slots, 1] holds each slot's newest token,
+     * which sits at position {@code lengths[i]} (the tokens slot i already caches). Its key and value are written
+     * at column {@code lengths[i]}, and it attends to columns {@code 0 .. lengths[i]} of its own slot only, so
+     * slots of different lengths (or unused ones, fed any token at length 0) do not affect each other.
+     *
+     * @return [slots, V] float32 next-token logits, attached to {@code ids}' manager
+     */
+    public NDArray decodeSlots(NDArray ids, int[] lengths, SlotCache cache) {
+        int b = cache.slots;
+        if (!ids.getShape().equals(new Shape(b, 1)) || lengths.length != b) {
+            throw new IllegalArgumentException("decode of " + ids.getShape() + " with " + lengths.length
+                    + " lengths for " + b + " slots");
+        }
+        int longest = 0;
+        for (int len : lengths) {
+            if (len < 0 || len >= cache.capacity) {
+                throw new IllegalArgumentException("slot length " + len + " outside 0.." + (cache.capacity - 1));
+            }
+            longest = Math.max(longest, len);
+        }
+        // keys beyond the longest slot are never seen: attend to that prefix of the cache only
+        int s = longest + 1;
+        float[] bias = new float[b * s];
+        long[] pos = new long[b];
+        long[] rows = new long[b];
+        for (int i = 0; i < b; i++) {
+            Arrays.fill(bias, i * s + lengths[i] + 1, (i + 1) * s, MASK_VALUE);
+            pos[i] = lengths[i];
+            rows[i] = i;
+        }
+        NDManager caller = ids.getManager();
+        try (NDManager sub = caller.newSubManager()) {
+            NDArray posNd = sub.create(pos, new Shape(b, 1));
+            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), sub.create(rows),
+                    posNd.reshape(b), s, null, cache);
+        }
+    }
+
+    /**
+     * The forward pass of {@link #prefillSlots} ({@code cols == null}: attend within the given tokens, write them
+     * to columns 0..T-1) and {@link #decodeSlots} (T = 1: write at {@code cols}, attend to the first
+     * {@code attend} cached columns). Same math as {@link #forward}, with q/k/v and gate/up each applied as one
+     * matrix product against the cache's fused weights and rotary embedding applied to q and k together.
+     */
+    private NDArray slotForward(NDManager sub, NDArray ids, NDArray pos, NDArray bias, NDArray rows, NDArray cols,
+                                int attend, NDArray lastCols, SlotCache cache) {
+        NDManager caller = ids.getManager();
+        sub.tempAttachAll(ids);
+        // cache views and in-place writes then land in the call's manager too (the cache keeps its tensors)
+        sub.tempAttachAll(cache.keys);
+        sub.tempAttachAll(cache.values);
+        long n = ids.getShape().get(0);
+        long t = ids.getShape().get(1);
+        int nH = config.numAttentionHeads();
+        int kvH = config.numKeyValueHeads();
+        int rep = config.numKeyValueGroups();
+        int d = config.headDim();
+        long inter = config.intermediateSize();
+        double eps = config.rmsNormEps();
+        NDIndex write = cols == null ? new NDIndex("{}, :, 0:" + t + ", :", rows) : new NDIndex("{}, :, {}, :", rows, cols);
+        NDIndex window = cols == null ? null : new NDIndex(":, :, 0:" + attend + ", :");
+
+        NDArray x = Embedding.embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
+        NDArray cos = Embedding.embedding(pos, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+        NDArray sin = Embedding.embedding(pos, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+        for (int l = 0; l < layers.length; l++) {
+            Layer ly = layers[l];
+            NDArray h = rmsNorm(x, ly.inNorm, eps);
+            // [n, T, (nH + 2 kvH) d] -> [n, nH + 2 kvH, T, d]: heads of q, then k, then v
+            NDArray qkv = Linear.linear(h, cache.qkv[l]).singletonOrThrow().reshape(n, t, nH + 2L * kvH, d)
+                    .transpose(0, 2, 1, 3);
+            NDList qkAndV = qkv.split(new long[] {nH + kvH}, 1);
+            NDList qk = applyRope(qkAndV.get(0), cos, sin).split(new long[] {nH}, 1);
+            NDArray q = Scalars.times(qk.get(0), 1.0 / Math.sqrt(d));
+            NDArray k = qk.get(1);
+            NDArray v = qkAndV.get(1);
+            NDArray keys;
+            NDArray values;
+            if (cols == null) {
+                cache.keys[l].set(write, k);
+                cache.values[l].set(write, v);
+                keys = k;
+                values = v;
+            } else {
+                cache.keys[l].set(write, k.squeeze(2));
+                cache.values[l].set(write, v.squeeze(2));
+                keys = cache.keys[l].get(window);
+                values = cache.values[l].get(window);
+            }
+            long s = keys.getShape().get(2);
+            NDArray scores = q.reshape(n, kvH, rep * t, d).matMul(keys.transpose(0, 1, 3, 2)).reshape(n, nH, t, s);
+            NDArray probs = scores.add(bias).softmax(-1);
+            NDArray o = probs.reshape(n, kvH, rep * t, s).matMul(values);
+            // [n, kvH, rep*T, d] is [n, nH, T, d]; with T = 1 that is already [n, 1, nH*d] in memory
+            o = t == 1 ? o.reshape(n, 1, (long) nH * d)
+                    : o.reshape(n, nH, t, d).transpose(0, 2, 1, 3).reshape(n, t, (long) nH * d);
+            x = x.add(Linear.linear(o, ly.o).singletonOrThrow());
+            h = rmsNorm(x, ly.postNorm, eps);
+            NDList gu = Linear.linear(h, cache.gateUp[l]).singletonOrThrow().split(new long[] {inter}, 2);
+            NDArray g = gu.get(0);
+            NDArray act = g.mul(Activation.sigmoid(g)).mul(gu.get(1));
+            x = x.add(Linear.linear(act, ly.down).singletonOrThrow());
+        }
+        // RMSNorm is per position: only the positions whose next token is wanted are normed and projected
+        NDArray last = lastCols == null ? x.reshape(n, config.hiddenSize())
+                : x.get(new NDIndex("{}, {}", sub.arange(0, (int) n, 1, DataType.INT64), lastCols));
+        NDArray logits = Linear.linear(rmsNorm(last, finalNorm, eps), lmHead).singletonOrThrow();
+        logits.attach(caller);
+        return logits;
+    }
+
     // ---------------------------------------------------------------------------- building blocks
 
     /** RMSNorm as in HF LlamaRMSNorm: {@code weight * x / sqrt(mean(x^2, last axis) + eps)}. */
@@ -542,6 +711,74 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
+    }
+
+    /**
+     * Keys and values of a fixed number of generation slots, per layer [slots, kvHeads, capacity, headDim]
+     * (after rotary embedding), written in place by {@link #prefillSlots} and {@link #decodeSlots}; each slot
+     * holds one sequence at its own length, which the caller tracks. A finished sequence's slot is reused by
+     * prefilling the next one over it. Also holds the fused inference weights of the model at creation (q|k|v
+     * and gate|up rows concatenated, one matrix product each instead of three and two); training never sees
+     * them. Not thread-safe; close it (or its parent manager) when done.
+     */
+    public static final class SlotCache implements AutoCloseable {
+        private final NDManager manager;
+        private final NDArray[] keys;
+        private final NDArray[] values;
+        private final NDArray[] qkv;
+        private final NDArray[] gateUp;
+        private final int slots;
+        private final int capacity;
+
+        private SlotCache(LlamaModel model, int slots, int capacity, NDManager parent) {
+            this.manager = parent.newSubManager();
+            this.slots = slots;
+            this.capacity = capacity;
+            LlamaConfig c = model.config;
+            int n = c.numHiddenLayers();
+            keys = new NDArray[n];
+            values = new NDArray[n];
+            qkv = new NDArray[n];
+            gateUp = new NDArray[n];
+            Shape shape = new Shape(slots, c.numKeyValueHeads(), capacity, c.headDim());
+            try (NDManager tmp = manager.newSubManager()) {
+                for (int l = 0; l < n; l++) {
+                    keys[l] = manager.zeros(shape);
+                    values[l] = manager.zeros(shape);
+                    Layer ly = model.layers[l];
+                    qkv[l] = fused(tmp, ly.q, ly.k, ly.v);
+                    gateUp[l] = fused(tmp, ly.gate, ly.up);
+                }
+            }
+        }
+
+        /** The weights' rows stacked, detached from any gradient, owned by this cache. */
+        private NDArray fused(NDManager tmp, NDArray... weights) {
+            NDList parts = new NDList();
+            for (NDArray w : weights) {
+                NDArray detached = w.stopGradient();
+                detached.attach(tmp);
+                parts.add(detached);
+            }
+            NDArray out = NDArrays.concat(parts, 0);
+            out.attach(manager);
+            return out;
+        }
+
+        /** Number of slots (rows of every forward pass through this cache). */
+        public int slots() {
+            return slots;
+        }
+
+        /** Positions each slot can hold. */
+        public int capacity() {
+            return capacity;
+        }
+
+        @Override
+        public void close() {
+            manager.close();
+        }
     }
 
     // ------------------------------------------------------------------------------------- KV cache

@@ -88,51 +88,172 @@ public final class GenerationEngine {
         if (tok.vocabSize() > vocab) {
             throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " ids, model only " + vocab);
         }
-        List<Completion> out = new ArrayList<>(prompts.size());
+        RowState[] rows = new RowState[prompts.size()];
+        for (int i = 0; i < rows.length; i++) {
+            PromptRef r = prompts.get(i);
+            int[] ids = TokenSequence.promptIds(tok, r.text());
+            if (ids.length == 0) {
+                throw new UserError("prompt " + r.promptId()
+                        + " has no tokens and the tokenizer has no bos to start from");
+            }
+            if (ids.length > maxPos) {
+                throw new UserError("prompt " + r.promptId() + " has " + ids.length
+                        + " tokens, more than the model's context of " + maxPos
+                        + " (max_position_embeddings): shorten or leave out such prompts");
+            }
+            int limit = Math.min(params.maxNewTokens(), maxPos - ids.length);
+            rows[i] = new RowState(r, ids, limit, Sampler.rowSeed(params.seed(), r.promptId(), r.sampleIndex()),
+                    tok, params.stop());
+        }
+        int pad = tok.padId() >= 0 ? tok.padId() : 0;
         boolean gradBefore = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {
-            for (int start = 0; start < prompts.size(); start += batchSize) {
-                List<PromptRef> chunk = prompts.subList(start, Math.min(prompts.size(), start + batchSize));
-                RowState[] rows = new RowState[chunk.size()];
-                for (int i = 0; i < rows.length; i++) {
-                    PromptRef r = chunk.get(i);
-                    int[] ids = TokenSequence.promptIds(tok, r.text());
-                    if (ids.length == 0) {
-                        throw new UserError("prompt " + r.promptId()
-                                + " has no tokens and the tokenizer has no bos to start from");
-                    }
-                    if (ids.length > maxPos) {
-                        throw new UserError("prompt " + r.promptId() + " has " + ids.length
-                                + " tokens, more than the model's context of " + maxPos
-                                + " (max_position_embeddings): shorten or leave out such prompts");
-                    }
-                    int limit = Math.min(params.maxNewTokens(), maxPos - ids.length);
-                    rows[i] = new RowState(r, ids, limit, Sampler.rowSeed(params.seed(), r.promptId(),
-                            r.sampleIndex()), tok, params.stop());
-                }
-                runBatch(model, rows, params, tok.padId() >= 0 ? tok.padId() : 0, useKvCache);
-                for (RowState row : rows) {
-                    out.add(row.toCompletion());
+            if (useKvCache) {
+                runSlots(model, rows, batchSize, params, pad);
+            } else {
+                for (int start = 0; start < rows.length; start += batchSize) {
+                    runRecomputing(model, Arrays.copyOfRange(rows, start, Math.min(rows.length, start + batchSize)),
+                            params, pad);
                 }
             }
         } finally {
             JniUtils.setGradMode(gradBefore);
         }
+        List<Completion> out = new ArrayList<>(rows.length);
+        for (RowState row : rows) {
+            out.add(row.toCompletion());
+        }
         return out;
     }
 
-    private static void runBatch(LlamaModel model, RowState[] rows, SamplingParams p, int pad, boolean cached) {
+    /**
+     * Continuous batching over {@code batchSize} slots of a {@link LlamaModel.SlotCache}: free slots are filled
+     * with the next waiting requests (one right-padded prefill for all of them), then every step decodes one
+     * token for every slot; a row that finishes frees its slot at once.
+     */
+    private static void runSlots(LlamaModel model, RowState[] rows, int batchSize, SamplingParams p, int pad) {
+        int live = 0;
+        int capacity = 1;
+        for (RowState r : rows) {
+            if (!r.finished()) {
+                live++;
+                // the last token is sampled but never fed back, so prompt + limit - 1 positions are cached
+                capacity = Math.max(capacity, r.promptIds.length + r.limit - 1);
+            }
+        }
+        if (live == 0) {
+            return;
+        }
+        int b = Math.min(batchSize, live);
+        int v = model.config().vocabSize();
+        RowState[] slot = new RowState[b];
+        int[] length = new int[b];
+        long[] next = new long[b];
+        Arrays.fill(next, pad);
+        double[] scratch = new double[v];
+        double[] lp = new double[1];
+        int waiting = 0;
+        try (NDManager run = model.manager().newSubManager();
+             LlamaModel.SlotCache cache = model.newSlotCache(run, b, capacity)) {
+            while (true) {
+                // fill free slots; a row can finish on its first token, which frees its slot again
+                while (waiting < rows.length) {
+                    List<Integer> free = new ArrayList<>();
+                    for (int i = 0; i < b; i++) {
+                        if (slot[i] == null) {
+                            free.add(i);
+                        }
+                    }
+                    List<RowState> admitted = new ArrayList<>();
+                    while (admitted.size() < free.size() && waiting < rows.length) {
+                        RowState r = rows[waiting++];
+                        if (!r.finished()) {
+                            admitted.add(r);
+                        }
+                    }
+                    if (admitted.isEmpty()) {
+                        break;
+                    }
+                    float[] logits = prefill(model, cache, run, admitted, free, pad);
+                    for (int j = 0; j < admitted.size(); j++) {
+                        RowState r = admitted.get(j);
+                        int token = Sampler.pick(logits, j * v, v, p, r.random, scratch, lp);
+                        if (!r.accept(token, (float) lp[0])) {
+                            int s = free.get(j);
+                            slot[s] = r;
+                            length[s] = r.promptIds.length;
+                            next[s] = token;
+                        }
+                    }
+                    if (admitted.size() < free.size() || Arrays.stream(slot).allMatch(x -> x != null)) {
+                        break;
+                    }
+                }
+                boolean anyRunning = false;
+                for (RowState r : slot) {
+                    anyRunning |= r != null;
+                }
+                if (!anyRunning) {
+                    return;
+                }
+                float[] logits;
+                try (NDManager step = run.newSubManager()) {
+                    logits = model.decodeSlots(step.create(next, new Shape(b, 1)), length, cache).toFloatArray();
+                }
+                for (int i = 0; i < b; i++) {
+                    RowState r = slot[i];
+                    if (r == null) {
+                        continue;
+                    }
+                    length[i]++;
+                    int token = Sampler.pick(logits, i * v, v, p, r.random, scratch, lp);
+                    if (r.accept(token, (float) lp[0])) {
+                        slot[i] = null;
+                        length[i] = 0;
+                        next[i] = pad;
+                    } else {
+                        next[i] = token;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Next-token logits [n,V] (flattened) of the admitted rows' prompts, written into their slots. */
+    private static float[] prefill(LlamaModel model, LlamaModel.SlotCache cache, NDManager run,
+                                   List<RowState> admitted, List<Integer> free, int pad) {
+        int n = admitted.size();
+        int width = admitted.stream().mapToInt(r -> r.promptIds.length).max().orElse(1);
+        long[] ids = new long[n * width];
+        Arrays.fill(ids, pad);
+        int[] slots = new int[n];
+        int[] lengths = new int[n];
+        for (int j = 0; j < n; j++) {
+            int[] pr = admitted.get(j).promptIds;
+            for (int k = 0; k < pr.length; k++) {
+                ids[j * width + k] = pr[k];
+            }
+            slots[j] = free.get(j);
+            lengths[j] = pr.length;
+        }
+        try (NDManager step = run.newSubManager()) {
+            return model.prefillSlots(step.create(ids, new Shape(n, width)), slots, lengths, cache).toFloatArray();
+        }
+    }
+
+    /**
+     * The reference path: one batch of rows, left-padded to the longest prompt, and the whole sequence recomputed
+     * (no cache) at every step until the batch's last row finishes.
+     */
+    private static void runRecomputing(LlamaModel model, RowState[] rows, SamplingParams p, int pad) {
         if (Arrays.stream(rows).allMatch(RowState::finished)) {
             return;
         }
         int b = rows.length;
         int v = model.config().vocabSize();
-        int promptWidth = Arrays.stream(rows).mapToInt(r -> r.promptIds.length).max().orElse(0);
         NDArray head = model.lmHeadWeight();
-
-        // left-padded prompts; for the uncached mode these Java arrays grow by one column per step
-        int width = promptWidth;
+        int width = Arrays.stream(rows).mapToInt(r -> r.promptIds.length).max().orElse(0);
         long[] ids = new long[b * width];
         long[] mask = new long[b * width];
         Arrays.fill(ids, pad);
@@ -144,19 +265,18 @@ public final class GenerationEngine {
                 mask[off + j] = 1;
             }
         }
-
+        long[] next = new long[b];
+        long[] col = new long[b];
+        double[] scratch = new double[v];
+        double[] lp = new double[1];
         try (NDManager batch = model.manager().newSubManager()) {
-            LlamaModel.KvCache cache = cached ? model.newCache(batch) : null;
-            NDArray maskNd = batch.create(mask, new Shape(b, width));
-            float[] logits;
-            try (NDManager step = batch.newSubManager()) {
-                logits = lastLogits(model, head, step.create(ids, new Shape(b, width)), maskNd, cache);
-            }
-            long[] next = new long[b];
-            long[] col = new long[b];
-            double[] scratch = new double[v];
-            double[] lp = new double[1];
             while (true) {
+                float[] logits;
+                try (NDManager step = batch.newSubManager()) {
+                    NDArray h = model.hidden(step.create(ids, new Shape(b, width)), null,
+                            step.create(mask, new Shape(b, width)), null);
+                    logits = Linear.linear(h.get(new NDIndex(":, -1, :")), head).singletonOrThrow().toFloatArray();
+                }
                 boolean anyRunning = false;
                 for (int i = 0; i < b; i++) {
                     RowState r = rows[i];
@@ -172,43 +292,20 @@ public final class GenerationEngine {
                     anyRunning |= !done;
                 }
                 if (!anyRunning) {
-                    break;
+                    return;
                 }
-                if (cached) {
-                    try (NDManager step = batch.newSubManager()) {
-                        NDArray colNd = step.create(col, new Shape(b, 1));
-                        NDArray grown = maskNd.concat(colNd, 1);
-                        grown.attach(batch);
-                        maskNd.close();
-                        maskNd = grown;
-                        logits = lastLogits(model, head, step.create(next, new Shape(b, 1)), maskNd, cache);
-                    }
-                } else {
-                    long[] ids2 = new long[b * (width + 1)];
-                    long[] mask2 = new long[b * (width + 1)];
-                    for (int i = 0; i < b; i++) {
-                        System.arraycopy(ids, i * width, ids2, i * (width + 1), width);
-                        System.arraycopy(mask, i * width, mask2, i * (width + 1), width);
-                        ids2[i * (width + 1) + width] = next[i];
-                        mask2[i * (width + 1) + width] = col[i];
-                    }
-                    ids = ids2;
-                    mask = mask2;
-                    width++;
-                    try (NDManager step = batch.newSubManager()) {
-                        logits = lastLogits(model, head, step.create(ids, new Shape(b, width)),
-                                step.create(mask, new Shape(b, width)), null);
-                    }
+                long[] ids2 = new long[b * (width + 1)];
+                long[] mask2 = new long[b * (width + 1)];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(ids, i * width, ids2, i * (width + 1), width);
+                    System.arraycopy(mask, i * width, mask2, i * (width + 1), width);
+                    ids2[i * (width + 1) + width] = next[i];
+                    mask2[i * (width + 1) + width] = col[i];
                 }
+                ids = ids2;
+                mask = mask2;
+                width++;
             }
         }
-    }
-
-    /** Logits of the last position, [B,V] flattened, computed through the LM head for that position only. */
-    private static float[] lastLogits(LlamaModel model, NDArray head, NDArray ids, NDArray mask,
-                                      LlamaModel.KvCache cache) {
-        NDArray h = model.hidden(ids, null, mask, cache);
-        NDArray last = h.get(new NDIndex(":, -1, :"));
-        return Linear.linear(last, head).singletonOrThrow().toFloatArray();
     }
 }
