@@ -540,91 +540,102 @@ public final class LlamaModel implements AutoCloseable {
         int s = longest + 1;
         float[] bias = new float[b * s];
         long[] pos = new long[b];
-        long[] rows = new long[b];
         for (int i = 0; i < b; i++) {
             Arrays.fill(bias, i * s + lengths[i] + 1, (i + 1) * s, MASK_VALUE);
             pos[i] = lengths[i];
-            rows[i] = i;
         }
         NDManager caller = ids.getManager();
         try (NDManager sub = caller.newSubManager()) {
             NDArray posNd = sub.create(pos, new Shape(b, 1));
-            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), sub.create(rows),
-                    posNd.reshape(b), s, null, cache);
+            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), cache.rows, posNd.reshape(b),
+                    s, null, cache);
         }
     }
 
     /**
-     * The forward pass of {@link #prefillSlots} ({@code cols == null}: attend within the given tokens, write them
-     * to columns 0..T-1) and {@link #decodeSlots} (T = 1: write at {@code cols}, attend to the first
-     * {@code attend} cached columns). Same math as {@link #forward}, with q/k/v and gate/up each applied as one
-     * matrix product against the cache's fused weights and rotary embedding applied to q and k together.
+     * The forward pass of {@link #prefillSlots} ({@code cols == null}: [n, T] tokens attend to each other and are
+     * written to columns 0..T-1) and {@link #decodeSlots} ({@code cols} given, T = 1: each token is written at its
+     * column and attends to the first {@code attend} cached ones). The math of {@link #forward}, in fewer tensor
+     * ops, which is what a small model's decoding step costs: one product against the cache's fused projection
+     * gives q, k, v and the rotate_half of q and k; the decoding step keeps its tokens as [n, heads, d] without
+     * transposes; keys are cached transposed, ready for the q.k product; and RMSNorm adds a cached eps tensor
+     * (a Java number would be wrapped in a fresh tensor at every call).
      */
     private NDArray slotForward(NDManager sub, NDArray ids, NDArray pos, NDArray bias, NDArray rows, NDArray cols,
                                 int attend, NDArray lastCols, SlotCache cache) {
         NDManager caller = ids.getManager();
         sub.tempAttachAll(ids);
         // cache views and in-place writes then land in the call's manager too (the cache keeps its tensors)
-        sub.tempAttachAll(cache.keys);
+        sub.tempAttachAll(cache.keysT);
         sub.tempAttachAll(cache.values);
+        boolean decode = cols != null;
         long n = ids.getShape().get(0);
         long t = ids.getShape().get(1);
         int nH = config.numAttentionHeads();
         int kvH = config.numKeyValueHeads();
         int rep = config.numKeyValueGroups();
         int d = config.headDim();
-        long inter = config.intermediateSize();
-        double eps = config.rmsNormEps();
-        NDIndex write = cols == null ? new NDIndex("{}, :, 0:" + t + ", :", rows) : new NDIndex("{}, :, {}, :", rows, cols);
-        NDIndex window = cols == null ? null : new NDIndex(":, :, 0:" + attend + ", :");
+        long heads = 2L * nH + 3L * kvH;
+        long[] qkvSplit = {nH + kvH, nH + 2L * kvH};
+        long[] qkSplit = {nH};
+        long[] mlpSplit = {config.intermediateSize()};
+        NDIndex writeK = decode ? new NDIndex("{}, :, :, {}", rows, cols) : new NDIndex("{}, :, :, 0:" + t, rows);
+        NDIndex writeV = decode ? new NDIndex("{}, :, {}, :", rows, cols) : new NDIndex("{}, :, 0:" + t + ", :", rows);
 
         NDArray x = Embedding.embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
-        NDArray cos = Embedding.embedding(pos, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
-        NDArray sin = Embedding.embedding(pos, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+        // decode: [n, 1, d] against [n, heads, d]; prefill: [1, 1, T, d] against [n, heads, T, d]
+        NDArray cos = Embedding.embedding(pos, ropeCos, SparseFormat.DENSE).singletonOrThrow();
+        NDArray sin = Embedding.embedding(pos, ropeSin, SparseFormat.DENSE).singletonOrThrow();
+        if (!decode) {
+            cos = cos.expandDims(1);
+            sin = sin.expandDims(1);
+        }
         for (int l = 0; l < layers.length; l++) {
             Layer ly = layers[l];
-            NDArray h = rmsNorm(x, ly.inNorm, eps);
-            // [n, T, (nH + 2 kvH) d] -> [n, nH + 2 kvH, T, d]: heads of q, then k, then v
-            NDArray qkv = Linear.linear(h, cache.qkv[l]).singletonOrThrow().reshape(n, t, nH + 2L * kvH, d)
-                    .transpose(0, 2, 1, 3);
-            NDList qkAndV = qkv.split(new long[] {nH + kvH}, 1);
-            NDList qk = applyRope(qkAndV.get(0), cos, sin).split(new long[] {nH}, 1);
-            NDArray q = Scalars.times(qk.get(0), 1.0 / Math.sqrt(d));
+            NDArray h = rmsNorm(x, ly.inNorm, cache.eps);
+            NDArray proj = Linear.linear(h, cache.proj[l]).singletonOrThrow();
+            proj = decode ? proj.reshape(n, heads, d) : proj.reshape(n, t, heads, d).transpose(0, 2, 1, 3);
+            NDList parts = proj.split(qkvSplit, 1);
+            NDList qk = parts.get(0).mul(cos).add(parts.get(2).mul(sin)).split(qkSplit, 1);
+            NDArray q = qk.get(0);
             NDArray k = qk.get(1);
-            NDArray v = qkAndV.get(1);
-            NDArray keys;
-            NDArray values;
-            if (cols == null) {
-                cache.keys[l].set(write, k);
-                cache.values[l].set(write, v);
-                keys = k;
-                values = v;
+            NDArray v = parts.get(1);
+            NDArray o;
+            if (decode) {
+                cache.keysT[l].set(writeK, k);
+                cache.values[l].set(writeV, v);
+                NDArray keysT = JniUtils.slice((PtNDArray) cache.keysT[l], 3, 0, attend, 1);
+                NDArray values = JniUtils.slice((PtNDArray) cache.values[l], 2, 0, attend, 1);
+                // [n, kvH, rep, S]: the rep query heads of a kv head against its keys; bias [n, 1, 1, S]
+                NDArray probs = q.reshape(n, kvH, rep, d).matMul(keysT).add(bias).softmax(-1);
+                o = probs.matMul(values).reshape(n, 1, (long) nH * d);
             } else {
-                cache.keys[l].set(write, k.squeeze(2));
-                cache.values[l].set(write, v.squeeze(2));
-                keys = cache.keys[l].get(window);
-                values = cache.values[l].get(window);
+                NDArray kT = k.transpose(0, 1, 3, 2);
+                cache.keysT[l].set(writeK, kT);
+                cache.values[l].set(writeV, v);
+                NDArray scores = q.reshape(n, kvH, rep * t, d).matMul(kT).reshape(n, nH, t, t);
+                NDArray probs = scores.add(bias).softmax(-1).reshape(n, kvH, rep * t, t);
+                o = probs.matMul(v).reshape(n, nH, t, d).transpose(0, 2, 1, 3).reshape(n, t, (long) nH * d);
             }
-            long s = keys.getShape().get(2);
-            NDArray scores = q.reshape(n, kvH, rep * t, d).matMul(keys.transpose(0, 1, 3, 2)).reshape(n, nH, t, s);
-            NDArray probs = scores.add(bias).softmax(-1);
-            NDArray o = probs.reshape(n, kvH, rep * t, s).matMul(values);
-            // [n, kvH, rep*T, d] is [n, nH, T, d]; with T = 1 that is already [n, 1, nH*d] in memory
-            o = t == 1 ? o.reshape(n, 1, (long) nH * d)
-                    : o.reshape(n, nH, t, d).transpose(0, 2, 1, 3).reshape(n, t, (long) nH * d);
             x = x.add(Linear.linear(o, ly.o).singletonOrThrow());
-            h = rmsNorm(x, ly.postNorm, eps);
-            NDList gu = Linear.linear(h, cache.gateUp[l]).singletonOrThrow().split(new long[] {inter}, 2);
+            h = rmsNorm(x, ly.postNorm, cache.eps);
+            NDList gu = Linear.linear(h, cache.gateUp[l]).singletonOrThrow().split(mlpSplit, 2);
             NDArray g = gu.get(0);
             NDArray act = g.mul(Activation.sigmoid(g)).mul(gu.get(1));
             x = x.add(Linear.linear(act, ly.down).singletonOrThrow());
         }
         // RMSNorm is per position: only the positions whose next token is wanted are normed and projected
-        NDArray last = lastCols == null ? x.reshape(n, config.hiddenSize())
+        NDArray last = decode ? x.reshape(n, config.hiddenSize())
                 : x.get(new NDIndex("{}, {}", sub.arange(0, (int) n, 1, DataType.INT64), lastCols));
-        NDArray logits = Linear.linear(rmsNorm(last, finalNorm, eps), lmHead).singletonOrThrow();
+        NDArray logits = Linear.linear(rmsNorm(last, finalNorm, cache.eps), lmHead).singletonOrThrow();
         logits.attach(caller);
         return logits;
+    }
+
+    /** {@link #rmsNorm(NDArray, NDArray, double)} with eps as a float32 0-d tensor: the same numbers. */
+    private static NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return x.div(rms).mul(weight);
     }
 
     // ---------------------------------------------------------------------------- building blocks
@@ -723,10 +734,15 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static final class SlotCache implements AutoCloseable {
         private final NDManager manager;
-        private final NDArray[] keys;
+        /** Per layer: keys transposed [slots, kvHeads, headDim, capacity], values [slots, kvHeads, capacity, headDim]. */
+        private final NDArray[] keysT;
         private final NDArray[] values;
-        private final NDArray[] qkv;
+        /** Per layer: rows of q/sqrt(d), k, v, rotate_half(q)/sqrt(d), rotate_half(k) projections, [(2 nH + 3 kvH) d, H]. */
+        private final NDArray[] proj;
         private final NDArray[] gateUp;
+        private final NDArray eps;
+        /** 0 .. slots-1, the rows a decoding step writes. */
+        private final NDArray rows;
         private final int slots;
         private final int capacity;
 
@@ -736,31 +752,48 @@ public final class LlamaModel implements AutoCloseable {
             this.capacity = capacity;
             LlamaConfig c = model.config;
             int n = c.numHiddenLayers();
-            keys = new NDArray[n];
+            int d = c.headDim();
+            keysT = new NDArray[n];
             values = new NDArray[n];
-            qkv = new NDArray[n];
+            proj = new NDArray[n];
             gateUp = new NDArray[n];
-            Shape shape = new Shape(slots, c.numKeyValueHeads(), capacity, c.headDim());
+            eps = manager.full(new Shape(), (float) c.rmsNormEps(), DataType.FLOAT32);
+            rows = manager.arange(0, slots, 1, DataType.INT64);
             try (NDManager tmp = manager.newSubManager()) {
                 for (int l = 0; l < n; l++) {
-                    keys[l] = manager.zeros(shape);
-                    values[l] = manager.zeros(shape);
+                    keysT[l] = manager.zeros(new Shape(slots, c.numKeyValueHeads(), d, capacity));
+                    values[l] = manager.zeros(new Shape(slots, c.numKeyValueHeads(), capacity, d));
                     Layer ly = model.layers[l];
-                    qkv[l] = fused(tmp, ly.q, ly.k, ly.v);
-                    gateUp[l] = fused(tmp, ly.gate, ly.up);
+                    // the softmax scale folded into q's rows: exact when sqrt(d) is a power of two (d = 16, 64, 256)
+                    NDArray q = Scalars.times(detached(tmp, ly.q), 1.0 / Math.sqrt(d));
+                    NDArray k = detached(tmp, ly.k);
+                    proj[l] = fused(q, k, detached(tmp, ly.v), rotatedRows(q, d), rotatedRows(k, d));
+                    gateUp[l] = fused(detached(tmp, ly.gate), detached(tmp, ly.up));
                 }
             }
         }
 
-        /** The weights' rows stacked, detached from any gradient, owned by this cache. */
-        private NDArray fused(NDManager tmp, NDArray... weights) {
-            NDList parts = new NDList();
-            for (NDArray w : weights) {
-                NDArray detached = w.stopGradient();
-                detached.attach(tmp);
-                parts.add(detached);
-            }
-            NDArray out = NDArrays.concat(parts, 0);
+        private static NDArray detached(NDManager tmp, NDArray w) {
+            NDArray out = w.stopGradient();
+            out.attach(tmp);
+            return out;
+        }
+
+        /**
+         * Rows of the projection whose output is rotate_half of w's, head by head: rotate_half(x) = [-x2, x1] for
+         * the halves x1, x2 of a head, so its rows are [-w2, w1]. Negating and reordering rows is exact.
+         */
+        private static NDArray rotatedRows(NDArray w, int d) {
+            long rowsOut = w.getShape().get(0);
+            long in = w.getShape().get(1);
+            NDArray halves = w.reshape(rowsOut / d, 2, d / 2, in);
+            NDList split = halves.split(2, 1);
+            return split.get(1).neg().concat(split.get(0), 1).reshape(rowsOut, in);
+        }
+
+        /** The weights' rows stacked, owned by this cache. */
+        private NDArray fused(NDArray... weights) {
+            NDArray out = NDArrays.concat(new NDList(weights), 0);
             out.attach(manager);
             return out;
         }
