@@ -154,26 +154,32 @@ public final class GenerationEngine {
         double[] scratch = new double[v];
         double[] lp = new double[1];
         int waiting = 0;
+        int pending = live;
+        int refillAt = Math.max(1, b / 4);
         try (NDManager run = model.manager().newSubManager();
              LlamaModel.SlotCache cache = model.newSlotCache(run, b, capacity)) {
             while (true) {
-                // fill free slots; a row can finish on its first token, which frees its slot again
-                while (waiting < rows.length) {
+                // A prefill costs about as much as a decoding step of all slots, so free slots are refilled a
+                // quarter of them at a time, unless no row is running or all remaining requests fit now. A row
+                // can finish on its first token, which frees its slot again: hence the loop.
+                while (pending > 0) {
                     List<Integer> free = new ArrayList<>();
                     for (int i = 0; i < b; i++) {
                         if (slot[i] == null) {
                             free.add(i);
                         }
                     }
+                    boolean running = free.size() < b;
+                    if (free.isEmpty() || free.size() < refillAt && running && pending > free.size()) {
+                        break;
+                    }
                     List<RowState> admitted = new ArrayList<>();
-                    while (admitted.size() < free.size() && waiting < rows.length) {
+                    while (admitted.size() < free.size() && pending > 0) {
                         RowState r = rows[waiting++];
                         if (!r.finished()) {
                             admitted.add(r);
+                            pending--;
                         }
-                    }
-                    if (admitted.isEmpty()) {
-                        break;
                     }
                     float[] logits = prefill(model, cache, run, admitted, free, pad);
                     for (int j = 0; j < admitted.size(); j++) {
@@ -185,9 +191,6 @@ public final class GenerationEngine {
                             length[s] = r.promptIds.length;
                             next[s] = token;
                         }
-                    }
-                    if (admitted.size() < free.size() || Arrays.stream(slot).allMatch(x -> x != null)) {
-                        break;
                     }
                 }
                 boolean anyRunning = false;
