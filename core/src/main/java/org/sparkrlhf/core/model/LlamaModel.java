@@ -516,18 +516,20 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * One decoding step for every slot of {@code cache}: {@code ids} [slots, 1] holds each slot's newest token,
-     * which sits at position {@code lengths[i]} (the tokens slot i already caches). Its key and value are written
-     * at column {@code lengths[i]}, and it attends to columns {@code 0 .. lengths[i]} of its own slot only, so
-     * slots of different lengths (or unused ones, fed any token at length 0) do not affect each other.
+     * One decoding step for the first {@code m} slots of {@code cache} ({@code ids} [m, 1], m &le; slots; the
+     * caller keeps its running sequences in the leading slots, see {@link SlotCache#moveSlots}). Slot i's newest
+     * token sits at position {@code lengths[i]} (the tokens slot i already caches); its key and value are written at
+     * column {@code lengths[i]}, and it attends to columns {@code 0 .. lengths[i]} of its own slot only, so slots of
+     * different lengths (or unused ones, fed any token at length 0) do not affect each other.
      *
-     * @return [slots, V] float32 next-token logits, attached to {@code ids}' manager
+     * @return [m, V] float32 next-token logits, attached to {@code ids}' manager
      */
     public NDArray decodeSlots(NDArray ids, int[] lengths, SlotCache cache) {
-        int b = cache.slots;
-        if (!ids.getShape().equals(new Shape(b, 1)) || lengths.length != b) {
+        int b = (int) ids.getShape().get(0);
+        if (ids.getShape().dimension() != 2 || ids.getShape().get(1) != 1 || b > cache.slots
+                || lengths.length != b) {
             throw new IllegalArgumentException("decode of " + ids.getShape() + " with " + lengths.length
-                    + " lengths for " + b + " slots");
+                    + " lengths for " + cache.slots + " slots");
         }
         int longest = 0;
         for (int len : lengths) {
@@ -547,7 +549,8 @@ public final class LlamaModel implements AutoCloseable {
         NDManager caller = ids.getManager();
         try (NDManager sub = caller.newSubManager()) {
             NDArray posNd = sub.create(pos, new Shape(b, 1));
-            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), cache.rows, posNd.reshape(b),
+            NDArray rows = b == cache.slots ? cache.rows : sub.arange(0, b, 1, DataType.INT64);
+            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), rows, posNd.reshape(b),
                     s, null, cache);
         }
     }
@@ -606,6 +609,10 @@ public final class LlamaModel implements AutoCloseable {
                 cache.values[l].set(writeV, v);
                 NDArray keysT = JniUtils.slice((PtNDArray) cache.keysT[l], 3, 0, attend, 1);
                 NDArray values = JniUtils.slice((PtNDArray) cache.values[l], 2, 0, attend, 1);
+                if (n < cache.slots) {
+                    keysT = JniUtils.slice((PtNDArray) keysT, 0, 0, n, 1);
+                    values = JniUtils.slice((PtNDArray) values, 0, 0, n, 1);
+                }
                 // [n, kvH, rep, S]: the rep query heads of a kv head against its keys; bias [n, 1, 1, S]
                 NDArray probs = q.reshape(n, kvH, rep, d).matMul(keysT).add(bias).softmax(-1);
                 o = probs.matMul(values).reshape(n, 1, (long) nH * d);
@@ -798,7 +805,27 @@ public final class LlamaModel implements AutoCloseable {
             return out;
         }
 
-        /** Number of slots (rows of every forward pass through this cache). */
+        /**
+         * Copies the cached keys and values of slots {@code from[i]} into slots {@code to[i]} (the two sets
+         * disjoint), e.g. to gather the running sequences into the leading slots when fewer remain.
+         */
+        public void moveSlots(int[] from, int[] to) {
+            if (from.length != to.length) {
+                throw new IllegalArgumentException(from.length + " source slots for " + to.length + " targets");
+            }
+            try (NDManager tmp = manager.newSubManager()) {
+                NDIndex src = new NDIndex("{}", tmp.create(Arrays.stream(from).asLongStream().toArray()));
+                NDIndex dst = new NDIndex("{}", tmp.create(Arrays.stream(to).asLongStream().toArray()));
+                tmp.tempAttachAll(keysT);
+                tmp.tempAttachAll(values);
+                for (int l = 0; l < keysT.length; l++) {
+                    keysT[l].set(dst, keysT[l].get(src));
+                    values[l].set(dst, values[l].get(src));
+                }
+            }
+        }
+
+        /** Number of slots (the most rows a forward pass through this cache takes). */
         public int slots() {
             return slots;
         }

@@ -272,7 +272,7 @@ class LlamaModelTest {
     }
 
     @Test
-    void slotCacheGivesEachSlotItsOwnSequencesLogitsAcrossRefills() {
+    void slotCacheGivesEachSlotItsOwnSequencesLogitsAcrossRefillsAndMoves() {
         try (NDManager m = manager.newSubManager(); LlamaModel model = LlamaModel.init(GQA, false, 13, m)) {
             int v = GQA.vocabSize();
             // three sequences of different prompt lengths in a 3-slot cache, prefilled into slots 2, 0, 1
@@ -325,6 +325,18 @@ class LlamaModelTest {
                 assertArrayEquals(freshTruth[2], row(out, 2, v), 1e-5f, "refilled slot");
                 assertArrayEquals(truth[1][fed[1]], row(out, 0, v), 1e-5f, "slot 0 unaffected by the refill");
                 assertArrayEquals(truth[2][fed[2]], row(out, 1, v), 1e-5f, "slot 1 unaffected by the refill");
+                fed[1]++;
+                fed[2]++;
+                length[0]++;
+                length[1]++;
+                length[2]++;
+                // slot 0's sequence is done: the refilled one moves from slot 2 to 0 and two slots decode on
+                cache.moveSlots(new int[] {2}, new int[] {0});
+                int[] two = {length[2], length[1]};
+                float[] moved = model.decodeSlots(m.create(new long[] {fresh[3], seq[2][fed[2]]}, new Shape(2, 1)),
+                        two, cache).toFloatArray();
+                assertArrayEquals(freshTruth[3], row(moved, 0, v), 1e-5f, "moved slot");
+                assertArrayEquals(truth[2][fed[2]], row(moved, 1, v), 1e-5f, "slot 1 after the move");
             }
         }
     }

@@ -156,6 +156,8 @@ public final class GenerationEngine {
         int waiting = 0;
         int pending = live;
         int refillAt = Math.max(1, b / 4);
+        // slots decoded per step: all of them until no request waits, then fewer as the last rows finish
+        int active = b;
         try (NDManager run = model.manager().newSubManager();
              LlamaModel.SlotCache cache = model.newSlotCache(run, b, capacity)) {
             while (true) {
@@ -200,11 +202,15 @@ public final class GenerationEngine {
                 if (!anyRunning) {
                     return;
                 }
+                if (pending == 0) {
+                    active = gatherRunning(cache, slot, length, next, active, pad);
+                }
                 float[] logits;
                 try (NDManager step = run.newSubManager()) {
-                    logits = model.decodeSlots(step.create(next, new Shape(b, 1)), length, cache).toFloatArray();
+                    logits = model.decodeSlots(step.create(Arrays.copyOf(next, active), new Shape(active, 1)),
+                            Arrays.copyOf(length, active), cache).toFloatArray();
                 }
-                for (int i = 0; i < b; i++) {
+                for (int i = 0; i < active; i++) {
                     RowState r = slot[i];
                     if (r == null) {
                         continue;
@@ -221,6 +227,45 @@ public final class GenerationEngine {
                 }
             }
         }
+    }
+
+    /**
+     * Once no request waits, a step's cost still grows with its rows: when at most half of the {@code active}
+     * leading slots still run, their sequences move into the first slots and only those are decoded from then on.
+     *
+     * @return the new number of active slots
+     */
+    private static int gatherRunning(LlamaModel.SlotCache cache, RowState[] slot, int[] length, long[] next,
+                                     int active, int pad) {
+        int running = 0;
+        for (int i = 0; i < active; i++) {
+            running += slot[i] != null ? 1 : 0;
+        }
+        if (running == 0 || running > active / 2) {
+            return active;
+        }
+        List<Integer> to = new ArrayList<>();
+        List<Integer> from = new ArrayList<>();
+        for (int i = 0; i < active; i++) {
+            if (i < running && slot[i] == null) {
+                to.add(i);
+            } else if (i >= running && slot[i] != null) {
+                from.add(i);
+            }
+        }
+        cache.moveSlots(from.stream().mapToInt(Integer::intValue).toArray(),
+                to.stream().mapToInt(Integer::intValue).toArray());
+        for (int j = 0; j < from.size(); j++) {
+            int src = from.get(j);
+            int dst = to.get(j);
+            slot[dst] = slot[src];
+            length[dst] = length[src];
+            next[dst] = next[src];
+            slot[src] = null;
+            length[src] = 0;
+            next[src] = pad;
+        }
+        return running;
     }
 
     /** Next-token logits [n,V] (flattened) of the admitted rows' prompts, written into their slots. */
