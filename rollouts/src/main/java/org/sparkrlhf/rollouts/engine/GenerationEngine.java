@@ -23,25 +23,31 @@ import java.util.List;
  * it; a finished training sequence is {@code [bos] + encode(prompt) + encode(completion) + [eos]}, which is exactly
  * {@code promptIds + Completion.tokenIds()} for a completion that ended with eos.
  *
- * <p><b>How a batch runs.</b> Requests are cut into batches of {@code batchSize} in the given order. A batch's
- * prompts are left-padded to the longest one (pad id, attention mask 0), so positions are
- * {@code cumsum(mask) - 1} and every row starts at position 0 at its bos. One forward over the prompts fills the
- * KV cache; then each step feeds one token per row ([B,1]) and appends a mask column (1 for rows still running,
- * 0 for finished rows, which are fed the pad id and ignored). The loop ends when every row has finished (eos, stop
- * string, or its length limit). Only the last position's hidden state goes through the LM head, and the [B,V]
- * logits are copied to Java once per step, where each row picks its token with {@link Sampler}. The
- * {@code useKvCache = false} mode recomputes the whole (left-padded) sequence each step instead; it picks the same
- * tokens and is kept for tests and benchmarks.
+ * <p><b>How requests run (continuous batching).</b> {@code batchSize} slots of a {@link LlamaModel.SlotCache}
+ * (per-layer keys and values preallocated for the longest prompt + completion, written in place). Waiting requests
+ * enter free slots in request order: their prompts go through one right-padded forward ({@link
+ * LlamaModel#prefillSlots}) that writes their keys and values into those slots and gives their first token. Then
+ * each step feeds one token per slot ({@link LlamaModel#decodeSlots}, [slots, 1]); every slot sits at its own
+ * position and attends to its own cached length only. A row that finishes (eos, stop string, or its length limit)
+ * frees its slot, which the next waiting request takes, so a slot is never held by another row's longer
+ * completion. (Free slots are refilled a quarter of them at a time, since one prefill costs about a decoding step;
+ * once no request waits, the running rows are gathered into the leading slots as they thin out, and only those are
+ * decoded.) Only the next position's hidden state goes through the LM head, and the [slots, V] logits are copied
+ * to Java once per step, where each row picks its token with {@link Sampler}. Completions come back in request
+ * order. The {@code useKvCache = false} mode is the reference: fixed batches of {@code batchSize} rows, left-padded,
+ * the whole sequence recomputed at every step until the batch's last row finishes; it picks the same tokens and is
+ * kept for tests and benchmarks.
  *
  * <p><b>Determinism.</b> Each row draws its uniform numbers (one per sampled token) from its own
  * {@link java.util.SplittableRandom} seeded with {@link Sampler#rowSeed}(seed, promptId, sampleIndex), and the
  * sampling math runs per row in double precision on that row's logits. So a request's completion does not depend
- * on the batch size, on the other prompts in its batch, on their order or on the partition — up to float32
- * differences of ~1e-6 in the logits between batch shapes, which could only flip a choice that sits on such a
- * knife edge (no such case in the tests).
+ * on the batch size, on the other requests, on when its slot was freed, on their order or on the partition — up
+ * to float32 differences of ~1e-6 in the logits between batch shapes (and between the fused projections of the
+ * slot cache and the separate ones of training and the reference), which could only flip a choice that sits on
+ * such a knife edge (no such case in the tests).
  *
  * <p><b>Resources.</b> Runs with autograd off on the calling thread (restored afterwards). All arrays live in a
- * sub-manager of the model's manager per batch and a sub-manager per step, closed when done: nothing leaks.
+ * sub-manager of the model's manager per call and a sub-manager per step, closed when done: nothing leaks.
  * Thread-safe for concurrent calls on the same model (weights are only read).
  */
 public final class GenerationEngine {
@@ -71,9 +77,9 @@ public final class GenerationEngine {
      * @param tok        tokenizer matching the model's vocabulary
      * @param prompts    requests; their completions come back in the same order
      * @param params     sampling parameters (temperature 0 = greedy)
-     * @param batchSize  rows per forward pass (&ge; 1)
-     * @param useKvCache true: prompt once, then one token per step through the KV cache; false: recompute the
-     *                   whole sequence every step (same results, slower; for tests and benchmarks)
+     * @param batchSize  slots, the most rows of a decoding step (&ge; 1)
+     * @param useKvCache true: continuous batching through the slot KV cache; false: fixed batches that recompute
+     *                   the whole sequence every step (same results, slower; the reference for tests and benchmarks)
      * @return one {@link Completion} per request, in request order
      * @throws UserError when a prompt has no tokens or does not fit in the model's context (the user's data)
      * @throws IllegalArgumentException when a token id is outside the model's vocabulary (a tokenizer/model mismatch)
