@@ -51,9 +51,9 @@ import org.sparkrlhf.sft.SftConfig;
 import org.sparkrlhf.sft.SftTrainer;
 
 /**
- * {@code bench} ({@code bin/rlhf bench rollouts}): generation figures measured in one run on the quickstart
- * architecture ({@code sft.model} of the config) with random weights, written to report.json — not a test,
- * nothing is asserted.
+ * {@code bench} ({@code bin/rlhf bench rollouts}): generation and training figures measured in one run on the
+ * quickstart architecture ({@code sft.model} of the config) with random weights, written to report.json — not a
+ * test, nothing is asserted.
  *
  * <ul>
  *   <li>{@code kv_cache_speedup}: tokens/s with the KV cache ÷ without, {@code new_tokens} per row, eos never
@@ -62,8 +62,9 @@ import org.sparkrlhf.sft.SftTrainer;
  *       tasks) ÷ the same requests generated in-process on the driver by as many threads as the session has task
  *       slots, each with the same torch threads and batch size. Measures what Spark adds (scheduling,
  *       serialization, row conversion); the samples are identical, which the bench checks.
- *   <li>{@code generation_mfu}: {@link LlamaConfig#forwardFlopsPerToken} at the mean context of the generated
- *       tokens (prompt + half the new tokens; the prompts' prefill is not counted) times the KV-cached tokens/s,
+ *   <li>{@code generation_tokens_per_s} (the best KV-cached run), {@code generation_mfu}:
+ *       {@link LlamaConfig#forwardFlopsPerToken} at the mean context of the generated tokens (prompt + half the
+ *       new tokens; the prompts' prefill is not counted) times that tokens/s,
  *       over the bench's one {@link MatmulPeak} (measured first, with the same torch threads, stated beside).
  *   <li>{@code train_tokens_per_s}, {@code train_mfu}: {@code train_steps} SFT optimizer steps of the project's
  *       {@link SftTrainer} on {@code sft.batch_size} rows of {@code train_seq_len} tokens (after as many untimed
@@ -151,15 +152,18 @@ public final class BenchStage implements Stage {
         if (!texts(a).equals(texts(b))) throw new IllegalStateException("cached and uncached generation disagree");
       }
       double kvSpeedup = cachedBest / uncachedBest;
+      double kvCachedBest = cachedBest;
 
       int promptLen = TokenSequence.promptIds(tok, prompts.get(0).text()).length;
       double avgContext = promptLen + c.newTokens / 2.0;
       double generationFlopsPerToken = cfg.forwardFlopsPerToken(avgContext);
       double trainFlopsPerToken = cfg.trainingFlopsPerToken(c.trainSeqLen);
 
-      // 2. SFT steps on the quickstart's batch shape; with the peer on, project and peer alternately
-      List<TokenSequence> trainRows = trainRows(cfg.vocabSize(), tok.bosId(), StageConfigs.bind(config, "sft",
-          SftConfig.class).batchSize, c.trainSeqLen, promptLen, c.seed);
+      // 2. SFT steps on the quickstart's batch shape; with the peer on, project and peer alternately, the project's
+      // generation best of the sampled runs above and these greedy ones (generation_tokens_per_s)
+      SftConfig sft = StageConfigs.bind(config, "sft", SftConfig.class);
+      List<TokenSequence> trainRows = trainRows(cfg.vocabSize(), tok.bosId(), sft.batchSize, c.trainSeqLen, promptLen,
+          c.seed);
       List<int[]> promptIds = new ArrayList<>();
       for (PromptRef p : prompts) promptIds.add(TokenSequence.promptIds(tok, p.text()));
       Path peerDir = null;
@@ -173,8 +177,7 @@ public final class BenchStage implements Stage {
         String exported = peerDir.resolve("model").toString();
         HfCheckpoint.save(model, tok.toTokenizerJson(), Map.of("source", "bench random init"), exported);
         peerSpec = PeerBench.spec(exported, c.threads, c.seed, tok.padId(), promptIds, c.batchSize, c.newTokens,
-            trainRows, StageConfigs.bind(config, "sft", SftConfig.class).batchSize, c.trainSteps,
-            StageConfigs.bind(config, "sft", SftConfig.class));
+            trainRows, sft.batchSize, c.trainSteps, sft);
       }
       double trainBest = 0;
       List<JsonNode> peerRuns = new ArrayList<>();
@@ -205,7 +208,7 @@ public final class BenchStage implements Stage {
       Map<String, Object> peerFields = c.peer ? PeerBench.fields(peerRuns, c.threads, cachedBest, trainBest,
           generationFlopsPerToken, trainFlopsPerToken, peak) : Map.of();
 
-      // 2. Spark Generator vs the same requests in-process
+      // 3. Spark Generator vs the same requests in-process
       SparkSession spark = ctx.spark();
       int slots = spark.sparkContext().defaultParallelism();
       spark.sparkContext().setLocalProperty(SparkExecutors.THREADS_CONF, Integer.toString(c.threads));
@@ -247,7 +250,7 @@ public final class BenchStage implements Stage {
       }
       double sparkRatio = sparkBest / inprocBest;
 
-      // 3. weight sync: publish version 2 and have every task slot's executor load it
+      // 4. weight sync: publish version 2 and have every task slot's executor load it
       long t0 = System.nanoTime();
       ModelBroadcast b2 = ModelBroadcast.replace(spark, b1, blob);
       List<String> reached = loadEverywhere(spark, b2, slots);
@@ -261,26 +264,26 @@ public final class BenchStage implements Stage {
               cfg.numHiddenLayers(), "num_attention_heads", cfg.numAttentionHeads(), "intermediate_size",
               cfg.intermediateSize(), "parameters", cfg.parameterCount(), "weights", "random"))
           .put("torch_threads", c.threads).put("task_slots", slots).put("master", spark.sparkContext().master())
-          .put("kv_cache_speedup", kvSpeedup).put("kv_cached_tokens_per_s", cachedBest)
+          .put("kv_cache_speedup", kvSpeedup).put("kv_cached_tokens_per_s", kvCachedBest)
           .put("kv_uncached_tokens_per_s", uncachedBest).put("kv_rows", prompts.size()).put("kv_new_tokens", c.newTokens)
           .put("spark_vs_inprocess", sparkRatio).put("spark_tokens_per_s", sparkBest)
           .put("inprocess_tokens_per_s", inprocBest).put("spark_rows", prompts.size() * c.numSamples)
           .put("spark_tokens", sparkTokens).put("inprocess_tokens", inprocTokens)
-          .put("generation_mfu", mfu).put("generation_flops_per_s", flops / cachedSeconds)
+          .put("generation_tokens_per_s", cachedBest).put("generation_mfu", mfu).put("generation_flops_per_s", flops / cachedSeconds)
           .put("generation_flops_per_token", generationFlopsPerToken)
           .put("matmul_peak_flops_per_s", peak.flopsPerSecond()).put("matmul_peak_threads", peak.threads())
           .put("train_tokens_per_s", trainBest).put("train_mfu", trainMfu).put("train_flops_per_token", trainFlopsPerToken)
-          .put("train_batch_size", trainRows.size() / 4).put("train_seq_len", c.trainSeqLen).put("train_steps", c.trainSteps)
+          .put("train_batch_size", sft.batchSize).put("train_seq_len", c.trainSeqLen).put("train_steps", c.trainSteps)
           .put("weight_sync_seconds", syncSeconds).put("weight_sync_executors", reached)
           .put("weight_blob_bytes", blob.length);
       System.out.printf("bench rollouts: kv_cache_speedup %.2fx (%.0f vs %.0f tok/s, %d rows x %d new tokens)%n",
-          kvSpeedup, cachedBest, uncachedBest, prompts.size(), c.newTokens);
+          kvSpeedup, kvCachedBest, uncachedBest, prompts.size(), c.newTokens);
       System.out.printf("bench rollouts: spark_vs_inprocess %.2fx (%.0f vs %.0f tok/s, %d task slots)%n",
           sparkRatio, sparkBest, inprocBest, slots);
       System.out.printf("bench rollouts: generation_mfu %.4f (%.2f GFLOP/s, %s)%n",
           mfu, flops / cachedSeconds / 1e9, peak.describe());
       System.out.printf("bench rollouts: train_tokens_per_s %.0f, train_mfu %.4f (%d steps of %d x %d tokens)%n",
-          trainBest, trainMfu, c.trainSteps, trainRows.size() / 4, c.trainSeqLen);
+          trainBest, trainMfu, c.trainSteps, sft.batchSize, c.trainSeqLen);
       if (c.peer) {
         for (Map.Entry<String, Object> e : peerFields.entrySet()) ctx.put(e.getKey(), e.getValue());
         ctx.put("peer_greedy_rows_equal", sameGreedy);
@@ -291,7 +294,7 @@ public final class BenchStage implements Stage {
             peerFields.get("peer_generation_tokens_per_s"), c.batchSize, c.newTokens, sameGreedy, prompts.size());
         System.out.printf("bench rollouts: train_vs_peer %.2fx (%.0f vs %.0f tok/s, batch %d x %d tokens)%n",
             peerFields.get("train_vs_peer"), trainBest, peerFields.get("peer_train_tokens_per_s"),
-            trainRows.size() / 4, c.trainSeqLen);
+            sft.batchSize, c.trainSeqLen);
       }
       System.out.printf("bench rollouts: weight_sync_seconds %.2f (%d bytes to executors %s)%n", syncSeconds, blob.length, reached);
     }
