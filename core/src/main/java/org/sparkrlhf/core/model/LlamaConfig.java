@@ -110,23 +110,41 @@ public record LlamaConfig(
     }
 
     /**
-     * Training FLOPs per token (forward + backward) for sequences of {@code seqLen} tokens, the
-     * estimate used for MFU in the PaLM paper (appendix B) and nanoGPT:
+     * Parameters that take part in a matmul: every parameter except the token-embedding lookup (with tied
+     * embeddings that matrix is also the LM head, so it counts) and the norm weights, which are elementwise.
+     */
+    public long matmulParameterCount() {
+        long h = hiddenSize;
+        long norms = 2L * numHiddenLayers * h + h;
+        return parameterCount(false) - norms - (tieWordEmbeddings ? 0L : (long) vocabSize * h);
+    }
+
+    /**
+     * Forward FLOPs per token of a token that attends over {@code context} key positions, the model-FLOPs count of
+     * the PaLM paper (appendix B) that every MFU figure of the project divides by:
      *
      * <pre>
-     *   flops/token = 6 * N_matmul + 12 * L * T * (heads * head_dim)
+     *   forward flops/token = 2 * N_matmul + 4 * L * context * (heads * head_dim)
      * </pre>
      *
-     * where {@code N_matmul} is the number of parameters that take part in a matmul (every parameter
-     * except the token-embedding lookup; with tied embeddings that matrix is the LM head, so it
-     * counts), 6 = 2 (multiply-add) x 3 (forward + two backward matmuls), and the second term is
-     * the attention score and value matmuls (QK^T and PV: 2 x 2 x T x heads x head_dim per layer
-     * forward, x3 for training). Causal masking is not discounted (PaLM convention). Norms,
-     * softmax and activations are ignored.
+     * 2 N_matmul: each matmul weight is one multiply-add (2 FLOPs) per token. 4 L context d: per layer the token's
+     * query row against {@code context} keys (QK^T, 2 context d) and its probability row against as many values (PV,
+     * 2 context d). Attention is counted over every key position the matmul computes, masked or not: no causal
+     * halving. In training (T x T score matrix per sequence) that is {@code context = T} for every token, PaLM's
+     * convention; in KV-cached generation the score row of the token at position t is exactly t long, so
+     * {@code context = t}. Norms, softmax, RoPE and activations are not counted.
      */
-    public double flopsPerToken(int seqLen) {
-        long nMatmul = parameterCount(false) - (tieWordEmbeddings ? 0L : (long) vocabSize * hiddenSize);
-        return 6.0 * nMatmul + 12.0 * numHiddenLayers * (double) seqLen * numAttentionHeads * headDim();
+    public double forwardFlopsPerToken(double context) {
+        return 2.0 * matmulParameterCount() + 4.0 * numHiddenLayers * context * numAttentionHeads * headDim();
+    }
+
+    /**
+     * Training FLOPs per token (forward + backward) for sequences of {@code seqLen} tokens: three times
+     * {@link #forwardFlopsPerToken} at {@code context = seqLen} (the backward pass runs two matmuls for each forward
+     * one: the gradient of the input and of the weight), i.e. {@code 6 N_matmul + 12 L T (heads * head_dim)}.
+     */
+    public double trainingFlopsPerToken(double seqLen) {
+        return 3.0 * forwardFlopsPerToken(seqLen);
     }
 
     // ---------------------------------------------------------------- JSON (Hugging Face config.json)

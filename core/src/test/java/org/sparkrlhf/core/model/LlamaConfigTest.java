@@ -49,12 +49,35 @@ class LlamaConfigTest {
         long expected = embed + layer + 8 + embed; // + final norm + lm_head
         assertEquals(expected, c.parameterCount());
         assertEquals(expected + 8, c.parameterCount(true));
-        // 6 * (N without the embedding lookup) + 12 * L * T * heads * head_dim
-        int t = 16;
-        assertEquals(6.0 * (expected - embed) + 12.0 * 1 * t * 8, c.flopsPerToken(t), 1e-9);
-        // tied: the single matrix is the LM head and counts
         LlamaConfig tied = LlamaConfig.tiny(10, 8, 1, 2, 1, 16, 32, true);
         assertEquals(expected - embed, tied.parameterCount());
-        assertEquals(6.0 * (expected - embed) + 12.0 * t * 8, tied.flopsPerToken(t), 1e-9);
+    }
+
+    /** 2·m·n·k for an (m × k) by (k × n) matmul: one multiply and one add per term. */
+    private static double mm(double m, double k, double n) {
+        return 2 * m * k * n;
+    }
+
+    @Test
+    void flopsPerTokenAreEveryMatmulCountedByHand() {
+        // H=8, I=16, L=2, heads 2 of head_dim 4, kv heads 1, V=10; one token (m = 1) at context t
+        int t = 16;
+        double perLayer = mm(1, 8, 8) /*q*/ + mm(1, 8, 4) /*k*/ + mm(1, 8, 4) /*v*/
+                + 2 * mm(1, 4, t) /*QK^T per head*/ + 2 * mm(1, t, 4) /*PV per head*/ + mm(1, 8, 8) /*o*/
+                + mm(1, 8, 16) /*gate*/ + mm(1, 8, 16) /*up*/ + mm(1, 16, 8) /*down*/;
+        double forward = 2 * perLayer + mm(1, 8, 10) /*lm_head; the embedding lookup is no matmul*/;
+        // = 2 * (128 + 64 + 64 + 256 + 256 + 128 + 768) + 160 = 3488: 2 * 1232 matmul weights + 4 * L * t * 8
+        assertEquals(3488.0, forward);
+        assertEquals(2 * 1232 + 4 * 2 * t * 8, forward);
+        LlamaConfig untied = LlamaConfig.tiny(10, 8, 2, 2, 1, 16, 32, false);
+        assertEquals(forward, untied.forwardFlopsPerToken(t));
+        // forward + backward: two matmuls of the same size for each forward one (input and weight gradients)
+        assertEquals(3 * forward, untied.trainingFlopsPerToken(t));
+        // tied: the one matrix is the LM head (a matmul) and the lookup (none), so the count is the same
+        assertEquals(forward, LlamaConfig.tiny(10, 8, 2, 2, 1, 16, 32, true).forwardFlopsPerToken(t));
+        // generation: the token at position 40 attends over 40 keys; only the attention terms change (2 layers x 2 heads)
+        double at40 = forward + 2 * 2 * (mm(1, 4, 40) - mm(1, 4, t)) + 2 * 2 * (mm(1, 40, 4) - mm(1, t, 4));
+        assertEquals(at40, untied.forwardFlopsPerToken(40));
+        assertEquals(5024.0, at40);
     }
 }

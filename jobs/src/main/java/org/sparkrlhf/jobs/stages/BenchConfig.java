@@ -20,4 +20,22 @@ public class BenchConfig {
   public int threads = 1;
   /** Seed of the random weights and the samples. Default 1234. */
   public long seed = 1234;
+  /**
+   * SFT optimizer steps timed for the training tokens/s and MFU (after as many untimed warm-up steps), on
+   * {@code sft.batch_size} rows of {@code train_seq_len} tokens. Default 20.
+   */
+  public int trainSteps = 20;
+  /** Tokens per training row: 31 is the quickstart's mean demonstration (bos, problem, worked answer, eos). */
+  public int trainSeqLen = 31;
+  /**
+   * Also run the peer: the same model (its random weights exported as a Hugging Face checkpoint), prompts, batch
+   * sizes, torch threads and new tokens in PyTorch eager through transformers, measured alternately with the
+   * project's generation and SFT steps. Needs {@code peer_python} and {@code peer_script}; tools/bench/peer.sh sets
+   * all three. Default false.
+   */
+  public boolean peer = false;
+  /** Python of the venv of tools/hf-reference/requirements.txt (official torch and transformers). */
+  public String peerPython = "";
+  /** Path of tools/bench/peer_bench.py. */
+  public String peerScript = "";
 }

@@ -2,7 +2,14 @@ package org.sparkrlhf.jobs.stages;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Random;
+import java.util.stream.Stream;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -40,11 +47,13 @@ import org.sparkrlhf.rollouts.spark.Generator;
 import org.sparkrlhf.rollouts.spark.ModelBroadcast;
 import org.sparkrlhf.rollouts.spark.SparkExecutors;
 import org.sparkrlhf.sft.ModelSpec;
+import org.sparkrlhf.sft.SftConfig;
+import org.sparkrlhf.sft.SftTrainer;
 
 /**
- * {@code bench} ({@code bin/rlhf bench rollouts}): generation figures measured in one run on the quickstart
- * architecture ({@code sft.model} of the config) with random weights, written to report.json — not a test,
- * nothing is asserted.
+ * {@code bench} ({@code bin/rlhf bench rollouts}): generation and training figures measured in one run on the
+ * quickstart architecture ({@code sft.model} of the config) with random weights, written to report.json — not a
+ * test, nothing is asserted.
  *
  * <ul>
  *   <li>{@code kv_cache_speedup}: tokens/s with the KV cache ÷ without, {@code new_tokens} per row, eos never
@@ -55,8 +64,17 @@ import org.sparkrlhf.sft.ModelSpec;
  *       tasks) ÷ the same requests generated in-process on the driver by as many threads as the session has task
  *       slots, each with the same torch threads and batch size. Measures what Spark adds (scheduling,
  *       serialization, row conversion); the samples are identical, which the bench checks.
- *   <li>{@code generation_mfu}: forward FLOPs of the KV-cached run ({@code 2 N + 4 L t d} per token at context
- *       t) per second ÷ {@link MatmulPeak#measure} with the same torch threads.
+ *   <li>{@code generation_tokens_per_s} (the best KV-cached run), {@code generation_mfu}:
+ *       {@link LlamaConfig#forwardFlopsPerToken} at the mean context of the generated tokens (prompt + half the
+ *       new tokens; the prompts' prefill is not counted) times that tokens/s,
+ *       over the bench's one {@link MatmulPeak} (measured first, with the same torch threads, stated beside).
+ *   <li>{@code train_tokens_per_s}, {@code train_mfu}: {@code train_steps} SFT optimizer steps of the project's
+ *       {@link SftTrainer} on {@code sft.batch_size} rows of {@code train_seq_len} tokens (after as many untimed
+ *       steps), predicted tokens per second; MFU with {@link LlamaConfig#trainingFlopsPerToken}.
+ *   <li>with {@code bench.peer = true} (tools/bench/peer.sh): the same model, prompts, rows, batch sizes, new
+ *       tokens and torch threads in transformers on the official torch ({@link PeerBench}), run alternately with the
+ *       project's greedy generation and SFT steps; {@code peer_*} figures and {@code generation_vs_peer},
+ *       {@code train_vs_peer} (project ÷ peer, best of each side).
  *   <li>{@code weight_sync_seconds}: publish a new weight version as a {@link ModelBroadcast} and run one task per
  *       task slot that acquires it from {@link ExecutorModelCache} (fetch + decode on every executor reached).
  * </ul>
@@ -86,6 +104,12 @@ public final class BenchStage implements Stage {
         || c.repeats < 1 || c.threads < 1) {
       throw new UserError("bench: prompts, new_tokens, batch_size, num_samples, spark_new_tokens, repeats and threads must be >= 1");
     }
+    if (c.trainSteps < 1 || c.trainSeqLen < 2) {
+      throw new UserError("bench: train_steps must be >= 1 and train_seq_len >= 2");
+    }
+    if (c.peer && (c.peerPython.isBlank() || c.peerScript.isBlank())) {
+      throw new UserError("bench.peer = true needs bench.peer_python and bench.peer_script: tools/bench/peer.sh sets both");
+    }
   }
 
   @Override
@@ -99,6 +123,8 @@ public final class BenchStage implements Stage {
     LlamaConfig cfg = architecture(config, c, tok, prompts);
 
     try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+      MatmulPeak peak = MatmulPeak.measure(manager);
+      System.out.printf("bench rollouts: %s (every mfu of this bench is against it)%n", peak.describe());
       LlamaModel model = LlamaModel.init(cfg, false, c.seed, manager);
       byte[] blob = HfCheckpoint.toBytes(model, tok.toTokenizerJson(), Map.of("source", "bench random init"));
 
@@ -136,14 +162,63 @@ public final class BenchStage implements Stage {
         mixedBest = Math.max(mixedBest, mixedTokens / s);
       }
       double kvSpeedup = cachedBest / uncachedBest;
+      double kvCachedBest = cachedBest;
 
       int promptLen = TokenSequence.promptIds(tok, prompts.get(0).text()).length;
       double avgContext = promptLen + c.newTokens / 2.0;
-      double flops = cachedTokens * forwardFlopsPerToken(cfg, avgContext);
-      double peak = MatmulPeak.measure(manager);
-      double mfu = flops / cachedSeconds / peak;
+      double generationFlopsPerToken = cfg.forwardFlopsPerToken(avgContext);
+      double trainFlopsPerToken = cfg.trainingFlopsPerToken(c.trainSeqLen);
 
-      // 2. Spark Generator vs the same requests in-process
+      // 2. SFT steps on the quickstart's batch shape; with the peer on, project and peer alternately, the project's
+      // generation best of the sampled runs above and these greedy ones (generation_tokens_per_s)
+      SftConfig sft = StageConfigs.bind(config, "sft", SftConfig.class);
+      List<TokenSequence> trainRows = trainRows(cfg.vocabSize(), tok.bosId(), sft.batchSize, c.trainSeqLen, promptLen,
+          c.seed);
+      List<int[]> promptIds = new ArrayList<>();
+      for (PromptRef p : prompts) promptIds.add(TokenSequence.promptIds(tok, p.text()));
+      Path peerDir = null;
+      String peerSpec = null;
+      if (c.peer) {
+        try {
+          peerDir = Files.createTempDirectory("rlhf-bench-peer");
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        String exported = peerDir.resolve("model").toString();
+        HfCheckpoint.save(model, tok.toTokenizerJson(), Map.of("source", "bench random init"), exported);
+        peerSpec = PeerBench.spec(exported, c.threads, c.seed, tok.padId(), promptIds, c.batchSize, c.newTokens,
+            trainRows, sft.batchSize, c.trainSteps, sft);
+      }
+      double trainBest = 0;
+      List<JsonNode> peerRuns = new ArrayList<>();
+      int sameGreedy = -1;
+      for (int r = 0; r < c.repeats; r++) {
+        trainBest = Math.max(trainBest, sftTokensPerSecond(config, blob, trainRows, c.trainSteps, manager));
+        if (!c.peer) continue;
+        // greedy, as the peer generates: same work as the sampled runs above, and its tokens can be compared
+        long t0 = System.nanoTime();
+        List<Completion> g = GenerationEngine.generate(model, noEos, prompts, SamplingParams.greedy(c.newTokens),
+            c.batchSize, true);
+        double s = (System.nanoTime() - t0) / 1e9;
+        if (tokens(g) / s > cachedBest) {
+          cachedBest = tokens(g) / s;
+          cachedTokens = tokens(g);
+          cachedSeconds = s;
+        }
+        JsonNode run = PeerBench.run(c.peerPython, c.peerScript, peerSpec, peerDir, r);
+        peerRuns.add(run);
+        List<int[]> ids = new ArrayList<>();
+        for (Completion x : g) ids.add(x.tokenIds());
+        sameGreedy = PeerBench.sameGreedyRows(ids, run);
+      }
+      if (peerDir != null) deleteTree(peerDir);
+      double flops = cachedTokens * generationFlopsPerToken;
+      double mfu = peak.mfu(generationFlopsPerToken, cachedBest);
+      double trainMfu = peak.mfu(trainFlopsPerToken, trainBest);
+      Map<String, Object> peerFields = c.peer ? PeerBench.fields(peerRuns, c.threads, cachedBest, trainBest,
+          generationFlopsPerToken, trainFlopsPerToken, peak) : Map.of();
+
+      // 3. Spark Generator vs the same requests in-process
       SparkSession spark = ctx.spark();
       int slots = spark.sparkContext().defaultParallelism();
       spark.sparkContext().setLocalProperty(SparkExecutors.THREADS_CONF, Integer.toString(c.threads));
@@ -185,7 +260,7 @@ public final class BenchStage implements Stage {
       }
       double sparkRatio = sparkBest / inprocBest;
 
-      // 3. weight sync: publish version 2 and have every task slot's executor load it
+      // 4. weight sync: publish version 2 and have every task slot's executor load it
       long t0 = System.nanoTime();
       ModelBroadcast b2 = ModelBroadcast.replace(spark, b1, blob);
       List<String> reached = loadEverywhere(spark, b2, slots);
@@ -199,23 +274,41 @@ public final class BenchStage implements Stage {
               cfg.numHiddenLayers(), "num_attention_heads", cfg.numAttentionHeads(), "intermediate_size",
               cfg.intermediateSize(), "parameters", cfg.parameterCount(), "weights", "random"))
           .put("torch_threads", c.threads).put("task_slots", slots).put("master", spark.sparkContext().master())
-          .put("kv_cache_speedup", kvSpeedup).put("kv_cached_tokens_per_s", cachedBest)
+          .put("kv_cache_speedup", kvSpeedup).put("kv_cached_tokens_per_s", kvCachedBest)
           .put("kv_uncached_tokens_per_s", uncachedBest).put("kv_rows", prompts.size()).put("kv_new_tokens", c.newTokens)
           .put("kv_mixed_tokens_per_s", mixedBest).put("kv_mixed_tokens", mixedTokens)
           .put("spark_vs_inprocess", sparkRatio).put("spark_tokens_per_s", sparkBest)
           .put("inprocess_tokens_per_s", inprocBest).put("spark_rows", prompts.size() * c.numSamples)
           .put("spark_tokens", sparkTokens).put("inprocess_tokens", inprocTokens)
-          .put("generation_mfu", mfu).put("generation_flops_per_s", flops / cachedSeconds).put("matmul_peak_flops_per_s", peak)
+          .put("generation_tokens_per_s", cachedBest).put("generation_mfu", mfu).put("generation_flops_per_s", flops / cachedSeconds)
+          .put("generation_flops_per_token", generationFlopsPerToken)
+          .put("matmul_peak_flops_per_s", peak.flopsPerSecond()).put("matmul_peak_threads", peak.threads())
+          .put("train_tokens_per_s", trainBest).put("train_mfu", trainMfu).put("train_flops_per_token", trainFlopsPerToken)
+          .put("train_batch_size", sft.batchSize).put("train_seq_len", c.trainSeqLen).put("train_steps", c.trainSteps)
           .put("weight_sync_seconds", syncSeconds).put("weight_sync_executors", reached)
           .put("weight_blob_bytes", blob.length);
       System.out.printf("bench rollouts: kv_cache_speedup %.2fx (%.0f vs %.0f tok/s, %d rows x %d new tokens)%n",
-          kvSpeedup, cachedBest, uncachedBest, prompts.size(), c.newTokens);
+          kvSpeedup, kvCachedBest, uncachedBest, prompts.size(), c.newTokens);
       System.out.printf("bench rollouts: kv_mixed_tokens_per_s %.0f (eos allowed: %d tokens, rows of mixed lengths, freed slots refilled)%n",
           mixedBest, mixedTokens);
       System.out.printf("bench rollouts: spark_vs_inprocess %.2fx (%.0f vs %.0f tok/s, %d task slots)%n",
           sparkRatio, sparkBest, inprocBest, slots);
-      System.out.printf("bench rollouts: generation_mfu %.4f (%.2f GFLOP/s of %.1f GFLOP/s matmul peak)%n",
-          mfu, flops / cachedSeconds / 1e9, peak / 1e9);
+      System.out.printf("bench rollouts: generation_mfu %.4f (%.2f GFLOP/s, %s)%n",
+          mfu, flops / cachedSeconds / 1e9, peak.describe());
+      System.out.printf("bench rollouts: train_tokens_per_s %.0f, train_mfu %.4f (%d steps of %d x %d tokens)%n",
+          trainBest, trainMfu, c.trainSteps, sft.batchSize, c.trainSeqLen);
+      if (c.peer) {
+        for (Map.Entry<String, Object> e : peerFields.entrySet()) ctx.put(e.getKey(), e.getValue());
+        ctx.put("peer_greedy_rows_equal", sameGreedy);
+        System.out.printf("bench rollouts: peer %s, %d runs alternating with the project's%n", peerFields.get("peer"),
+            peerRuns.size());
+        System.out.printf("bench rollouts: generation_vs_peer %.2fx (%.0f vs %.0f tok/s, batch %d, %d new tokens; "
+                + "%d of %d greedy rows token for token equal)%n", peerFields.get("generation_vs_peer"), cachedBest,
+            peerFields.get("peer_generation_tokens_per_s"), c.batchSize, c.newTokens, sameGreedy, prompts.size());
+        System.out.printf("bench rollouts: train_vs_peer %.2fx (%.0f vs %.0f tok/s, batch %d x %d tokens)%n",
+            peerFields.get("train_vs_peer"), trainBest, peerFields.get("peer_train_tokens_per_s"),
+            sft.batchSize, c.trainSeqLen);
+      }
       System.out.printf("bench rollouts: weight_sync_seconds %.2f (%d bytes to executors %s)%n", syncSeconds, blob.length, reached);
     }
   }
@@ -229,14 +322,55 @@ public final class BenchStage implements Stage {
     int longestPrompt = 0;
     for (PromptRef p : prompts) longestPrompt = Math.max(longestPrompt, org.sparkrlhf.core.batch.TokenSequence.promptIds(tok, p.text()).length);
     spec.maxPositionEmbeddings = Math.max(spec.maxPositionEmbeddings,
-        longestPrompt + Math.max(c.newTokens, c.sparkNewTokens));
+        Math.max(longestPrompt + Math.max(c.newTokens, c.sparkNewTokens), c.trainSeqLen));
     return spec.toConfig(tok);
   }
 
-  /** Forward FLOPs per generated token at context t: 2 x matmul parameters + 4 L t d (QK^T and PV). */
-  static double forwardFlopsPerToken(LlamaConfig cfg, double context) {
-    long nMatmul = cfg.parameterCount(false) - (cfg.tieWordEmbeddings() ? 0L : (long) cfg.vocabSize() * cfg.hiddenSize());
-    return 2.0 * nMatmul + 4.0 * cfg.numHiddenLayers() * context * cfg.hiddenSize();
+  /**
+   * Four batches of {@code batchSize} training rows of {@code seqLen} random non-special tokens after bos, the first
+   * {@code promptLen} unscored (as a demonstration's prompt): the shapes SFT trains on, the values irrelevant to speed.
+   */
+  static List<TokenSequence> trainRows(int vocab, int bos, int batchSize, int seqLen, int promptLen, long seed) {
+    Random rnd = new Random(seed);
+    List<TokenSequence> rows = new ArrayList<>();
+    for (int i = 0; i < 4 * batchSize; i++) {
+      int[] ids = new int[seqLen];
+      ids[0] = bos;
+      for (int j = 1; j < seqLen; j++) ids[j] = 4 + rnd.nextInt(vocab - 4);
+      rows.add(new TokenSequence(ids, Math.min(promptLen, seqLen - 1)));
+    }
+    return rows;
+  }
+
+  /**
+   * Predicted tokens per second of {@code steps} SFT steps of the project's trainer (after {@code steps} untimed
+   * ones) on a fresh copy of the bench's weights, with the config's SFT optimizer settings; no validation or
+   * checkpoints fall inside the timed steps.
+   */
+  static double sftTokensPerSecond(Config config, byte[] blob, List<TokenSequence> rows, int steps, NDManager manager) {
+    SftConfig s = StageConfigs.bind(config, "sft", SftConfig.class);
+    s.maxSteps = 2 * steps;
+    s.logEvery = steps;
+    s.evalEvery = 0;
+    s.checkpointEvery = 0;
+    double[] last = {0};
+    try (HfCheckpoint copy = HfCheckpoint.fromBytes(blob, manager)) {
+      new SftTrainer(s).train(copy.model(), rows, List.of(), null, new SftTrainer.Hooks() {
+        @Override
+        public void onStep(SftTrainer.StepStats st) {
+          last[0] = st.tokensPerSecond(); // the second window: the timed steps
+        }
+      });
+    }
+    return last[0];
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+    } catch (IOException e) {
+      System.err.println("bench: could not delete " + dir + ": " + e.getMessage());
+    }
   }
 
   private static long tokens(List<Completion> cs) {

@@ -143,7 +143,7 @@ public final class PvgStage implements Stage {
       }
       // Compute per token as the MFU figures count it, at the longest sequence either model reads.
       int longest = start.config().maxPositionEmbeddings();
-      double computeRatio = verifierStart.config().flopsPerToken(longest) / start.config().flopsPerToken(longest);
+      double computeRatio = verifierStart.config().trainingFlopsPerToken(longest) / start.config().trainingFlopsPerToken(longest);
       System.out.printf("pvg: prover %s (%,d parameters), verifier from %s (%,d; %.3f of the prover's FLOPs per "
               + "token at %d tokens)%n", initPath, start.parameterCount(), verifierInit, verifierStart.parameterCount(),
           computeRatio, longest);

@@ -30,8 +30,19 @@ import org.sparkrlhf.sft.SftTrainer;
  * {@code sft}: supervised fine-tuning on {@code sft_demos}. Trains on the driver, writes per-step rows
  * to {@code metrics}, Hugging Face checkpoints every N steps and at the end (each registered in
  * {@code checkpoints} with the sft_demos version it read), and a report with the final losses,
- * validation accuracy, tokens/s and MFU against the matmul peak (per step: measured at start; in the report: the
- * higher of the start and end measurements).
+ * validation accuracy, tokens/s and MFU.
+ *
+ * <p>MFU, one definition ({@link MatmulPeak#mfu}): {@link org.sparkrlhf.core.model.LlamaConfig#trainingFlopsPerToken}
+ * at the train set's mean length times trained tokens per second, over one matmul peak measured at the start with
+ * the run's torch threads and printed on the stage's first line. Tokens are predicted tokens (length - 1 per
+ * demonstration), the count tokens/s is given in. Two figures, named apart because their clocks differ:
+ * <ul>
+ *   <li>{@code mfu} (each progress line over its window of steps; the report and last line over all steps): the
+ *       time inside optimizer steps only;
+ *   <li>{@code wall_mfu} (report and last line): the training loop's wall time, which adds validation, the accuracy
+ *       probe and checkpoint writes; {@code step_share} is the share of that time spent in steps, so
+ *       {@code wall_mfu = mfu * step_share}.
+ * </ul>
  */
 public final class SftStage implements Stage {
   @Override
@@ -118,12 +129,12 @@ public final class SftStage implements Stage {
         throw new UserError("no sft_demos rows for dataset '" + c.dataset + "' split '" + c.trainSplit
             + "' in " + lake.path(Tables.SFT_DEMOS) + " (run the data or import stage first)");
       }
-      double peak = MatmulPeak.measure(manager);
+      MatmulPeak peak = MatmulPeak.measure(manager);
       double avgLen = train.stream().mapToInt(TokenSequence::length).average().orElse(1);
-      double flopsPerToken = model.config().flopsPerToken((int) Math.round(avgLen));
+      double flopsPerToken = model.config().trainingFlopsPerToken(avgLen);
       System.out.printf("sft: %d train / %d valid examples (%d over %d tokens skipped), %,d parameters, "
-              + "matmul peak %.1f GFLOP/s%n", train.size(), valid.size(), skipped, maxLen,
-          model.parameterCount(), peak / 1e9);
+              + "%.3g training FLOPs per token, %s (every mfu of this run is against it)%n", train.size(),
+          valid.size(), skipped, maxLen, model.parameterCount(), flopsPerToken, peak.describe());
 
       MetricsWriter metrics = new MetricsWriter(ctx, ctx.stage());
       Map<String, Object> provenance = new LinkedHashMap<>();
@@ -151,12 +162,13 @@ public final class SftStage implements Stage {
       AccuracyProbe probe = c.evalAccuracyProblems > 0
           ? AccuracyProbe.ofReferences(tok, validProblems.subList(0, Math.min(c.evalAccuracyProblems, validProblems.size())))
           : null;
+      long loopStart = System.nanoTime();
       SftTrainer.Result result = checkpoints.training(() -> trainer.train(model, train, valid,
           probe == null ? null : probe::greedyAccuracy,
           new SftTrainer.Hooks() {
             @Override
             public void onStep(SftTrainer.StepStats s) {
-              double mfu = flopsPerToken * s.tokensPerSecond() / peak;
+              double mfu = peak.mfu(flopsPerToken, s.tokensPerSecond());
               metrics.add(s.step(), "loss", s.loss());
               metrics.add(s.step(), "lr", s.lr());
               metrics.add(s.step(), "grad_norm", s.gradNorm());
@@ -186,11 +198,14 @@ public final class SftStage implements Stage {
               checkpoints.save(step, m, tok, provenance, dir -> state.get().write(dir, Map.of("parent", parent)));
             }
           }), metrics::flushThroughStep);
+      double loopSeconds = (System.nanoTime() - loopStart) / 1e9;
       metrics.flushThroughStep();
-      // Measured again at the end: on a shared machine the start can fall in a slow spell (a peak measured low
-      // there once gave per-step MFU above 100 %); the run's MFU is against the higher of the two.
-      double peakEnd = MatmulPeak.measure(manager);
-      double mfu = flopsPerToken * result.tokensPerSecond() / Math.max(peak, peakEnd);
+      double mfu = peak.mfu(flopsPerToken, result.tokensPerSecond());
+      double stepShare = Math.min(1.0, result.trainSeconds() / loopSeconds);
+      double wallMfu = peak.mfu(flopsPerToken, result.trainedTokens() / loopSeconds);
+      // Measured again only as a check, not divided by: a peak that moved much between start and end says the
+      // machine's speed changed during the run (other work on shared cores), so its MFU figures are rough.
+      MatmulPeak peakEnd = MatmulPeak.measure(manager);
       List<Map<String, Object>> curve = new ArrayList<>();
       for (SftTrainer.EvalStats e : result.curve()) {
         Map<String, Object> point = new LinkedHashMap<>();
@@ -210,18 +225,31 @@ public final class SftStage implements Stage {
           .put("tokens", result.trainedTokens())
           .put("train_seconds", result.trainSeconds())
           .put("tokens_per_s", result.tokensPerSecond())
+          .put("loop_seconds", loopSeconds)
+          .put("step_share", stepShare)
           .put("flops_per_token", flopsPerToken)
-          .put("matmul_peak_flops", Math.max(peak, peakEnd))
-          .put("matmul_peak_flops_at_start", peak)
-          .put("matmul_peak_flops_at_end", peakEnd)
+          .put("matmul_peak_flops", peak.flopsPerSecond())
+          .put("matmul_peak_threads", peak.threads())
+          .put("matmul_peak_flops_at_end", peakEnd.flopsPerSecond())
           .put("mfu", mfu)
+          .put("wall_mfu", wallMfu)
           .put("valid_curve", curve);
-      ctx.summary(String.format("%d steps on %d demonstrations, valid loss %.4f, valid accuracy %s, %,.0f tokens/s, MFU %.1f%%",
+      String mfuLine = String.format("mfu %.1f%% in steps, wall_mfu %.1f%% (%.0f%% of the time in steps), %s",
+          100 * mfu, 100 * wallMfu, 100 * stepShare, peak.describe());
+      ctx.summary(String.format("%d steps on %d demonstrations, valid loss %.4f, valid accuracy %s, %,.0f tokens/s, %s",
           result.steps(), train.size(), result.validLoss(),
           Double.isNaN(result.validAccuracy()) ? "-" : String.format("%.3f", result.validAccuracy()),
-          result.tokensPerSecond(), 100 * mfu));
-      System.out.printf("sft: done  train_loss %.4f  valid_loss %.4f  tokens/s %,.0f  MFU %.1f%%  checkpoint %s%n",
-          result.trainLoss(), result.validLoss(), result.tokensPerSecond(), 100 * mfu, checkpoints.last());
+          result.tokensPerSecond(), mfuLine));
+      double drift = Math.max(peakEnd.flopsPerSecond(), peak.flopsPerSecond())
+          / Math.min(peakEnd.flopsPerSecond(), peak.flopsPerSecond());
+      if (drift > 1.5) {
+        System.out.printf("sft: note: the matmul peak read %.1f GFLOP/s at the start and %.1f at the end: other work "
+                + "shared the cores, so this run's mfu figures are uncertain by a factor of %.1f%n",
+            peak.flopsPerSecond() / 1e9, peakEnd.flopsPerSecond() / 1e9, drift);
+      }
+      System.out.printf("sft: done  train_loss %.4f  valid_loss %.4f  tokens/s %,.0f  %s (%.1f GFLOP/s at the end)  "
+              + "checkpoint %s%n", result.trainLoss(), result.validLoss(), result.tokensPerSecond(), mfuLine,
+          peakEnd.flopsPerSecond() / 1e9, checkpoints.last());
       model.close();
     }
   }
