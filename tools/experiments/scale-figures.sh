@@ -42,7 +42,7 @@ for s in "${SIZES[@]}"; do
     --set sft.model.hidden_size="$h" --set sft.model.intermediate_size="$i" --set sft.model.num_hidden_layers="$l" \
     --set sft.model.num_attention_heads="$n" --set sft.model.num_key_value_heads="$n" \
     --set bench.prompts=8 --set bench.num_samples=1 --set bench.new_tokens=8 --set bench.spark_new_tokens=8 \
-    --set bench.batch_size=8 --set bench.repeats=1 > "$OUT/logs/sync-$name.log" 2>&1
+    --set bench.batch_size=8 --set bench.repeats=1 --set bench.train_steps=1 > "$OUT/logs/sync-$name.log" 2>&1
   grep "weight_sync" "$OUT/logs/sync-$name.log"
 done
 stop
@@ -51,7 +51,7 @@ PIDS=()
 # Spark vs in-process on >= 100k tokens: 1,280 prompts x 4 samples, up to 160 new tokens, batch 64, one torch thread
 "$ROOT/bin/rlhf" bench rollouts --master "local[2]" --lake "$OUT/lake" --run-id spark-100k \
   --set bench.prompts=1280 --set bench.num_samples=4 --set bench.spark_new_tokens=160 --set bench.batch_size=64 \
-  --set bench.new_tokens=16 --set bench.repeats=2 > "$OUT/logs/spark-100k.log" 2>&1
+  --set bench.new_tokens=16 --set bench.repeats=2 --set bench.train_steps=2 > "$OUT/logs/spark-100k.log" 2>&1
 grep "bench rollouts" "$OUT/logs/spark-100k.log"
 
 python3 - "$OUT/lake" <<'EOF'
