@@ -1,6 +1,7 @@
 package org.sparkrlhf.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -458,6 +459,192 @@ public final class LlamaModel implements AutoCloseable {
         return Linear.linear(o, ly.o).singletonOrThrow();
     }
 
+    // ------------------------------------------------------------------------- slot-cache generation
+
+    /**
+     * A {@link SlotCache} of {@code slots} rows of {@code capacity} positions each, in a child of {@code parent},
+     * holding a fused copy of the projection weights as they are now: make a new one after the weights change.
+     */
+    public SlotCache newSlotCache(NDManager parent, int slots, int capacity) {
+        if (slots < 1 || capacity < 1 || capacity > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("slots must be >= 1 and capacity in 1.." + config.maxPositionEmbeddings()
+                    + ", got " + slots + " and " + capacity);
+        }
+        return new SlotCache(this, slots, capacity, parent);
+    }
+
+    /**
+     * Feeds whole prompts into some slots of {@code cache} and returns each row's next-token logits. The prompts
+     * are right-padded, {@code ids} [n, W] with row r's tokens in columns {@code 0 .. lengths[r]-1} at positions
+     * {@code 0 .. lengths[r]-1}: under the causal mask no real token sees a pad, so no attention mask is needed.
+     * Keys and values of all W columns go to columns {@code 0 .. W-1} of slot {@code slots[r]}; those past
+     * {@code lengths[r]} are junk that {@link #decodeSlots} never attends to and overwrites as the row grows.
+     *
+     * @return [n, V] float32 logits at each row's last prompt token, attached to {@code ids}' manager
+     */
+    public NDArray prefillSlots(NDArray ids, int[] slots, int[] lengths, SlotCache cache) {
+        long n = ids.getShape().get(0);
+        int w = (int) ids.getShape().get(1);
+        if (ids.getShape().dimension() != 2 || slots.length != n || lengths.length != n || w > cache.capacity) {
+            throw new IllegalArgumentException("prefill of " + ids.getShape() + " with " + slots.length + " slots and "
+                    + lengths.length + " lengths into capacity " + cache.capacity);
+        }
+        long[] last = new long[(int) n];
+        for (int r = 0; r < n; r++) {
+            if (lengths[r] < 1 || lengths[r] > w) {
+                throw new IllegalArgumentException("prompt length " + lengths[r] + " outside 1.." + w);
+            }
+            last[r] = lengths[r] - 1;
+        }
+        float[] bias = new float[w * w];
+        for (int i = 0; i < w; i++) {
+            Arrays.fill(bias, i * w + i + 1, (i + 1) * w, MASK_VALUE);
+        }
+        long[] pos = new long[w];
+        for (int i = 0; i < w; i++) {
+            pos[i] = i;
+        }
+        long[] rows = new long[(int) n];
+        for (int r = 0; r < n; r++) {
+            rows[r] = slots[r];
+        }
+        NDManager caller = ids.getManager();
+        try (NDManager sub = caller.newSubManager()) {
+            return slotForward(sub, ids, sub.create(pos, new Shape(1, w)), sub.create(bias, new Shape(1, 1, w, w)),
+                    sub.create(rows), null, -1, sub.create(last), cache);
+        }
+    }
+
+    /**
+     * One decoding step for the first {@code m} slots of {@code cache} ({@code ids} [m, 1], m &le; slots; the
+     * caller keeps its running sequences in the leading slots, see {@link SlotCache#moveSlots}). Slot i's newest
+     * token sits at position {@code lengths[i]} (the tokens slot i already caches); its key and value are written at
+     * column {@code lengths[i]}, and it attends to columns {@code 0 .. lengths[i]} of its own slot only, so slots of
+     * different lengths (or unused ones, fed any token at length 0) do not affect each other.
+     *
+     * @return [m, V] float32 next-token logits, attached to {@code ids}' manager
+     */
+    public NDArray decodeSlots(NDArray ids, int[] lengths, SlotCache cache) {
+        int b = (int) ids.getShape().get(0);
+        if (ids.getShape().dimension() != 2 || ids.getShape().get(1) != 1 || b > cache.slots
+                || lengths.length != b) {
+            throw new IllegalArgumentException("decode of " + ids.getShape() + " with " + lengths.length
+                    + " lengths for " + cache.slots + " slots");
+        }
+        int longest = 0;
+        for (int len : lengths) {
+            if (len < 0 || len >= cache.capacity) {
+                throw new IllegalArgumentException("slot length " + len + " outside 0.." + (cache.capacity - 1));
+            }
+            longest = Math.max(longest, len);
+        }
+        // keys beyond the longest slot are never seen: attend to that prefix of the cache only
+        int s = longest + 1;
+        float[] bias = new float[b * s];
+        long[] pos = new long[b];
+        for (int i = 0; i < b; i++) {
+            Arrays.fill(bias, i * s + lengths[i] + 1, (i + 1) * s, MASK_VALUE);
+            pos[i] = lengths[i];
+        }
+        NDManager caller = ids.getManager();
+        try (NDManager sub = caller.newSubManager()) {
+            NDArray posNd = sub.create(pos, new Shape(b, 1));
+            NDArray rows = b == cache.slots ? cache.rows : sub.arange(0, b, 1, DataType.INT64);
+            return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), rows, posNd.reshape(b),
+                    s, null, cache);
+        }
+    }
+
+    /**
+     * The forward pass of {@link #prefillSlots} ({@code cols == null}: [n, T] tokens attend to each other and are
+     * written to columns 0..T-1) and {@link #decodeSlots} ({@code cols} given, T = 1: each token is written at its
+     * column and attends to the first {@code attend} cached ones). The math of {@link #forward}, in fewer tensor
+     * ops, which is what a small model's decoding step costs: one product against the cache's fused projection
+     * gives q, k, v and the rotate_half of q and k; the decoding step keeps its tokens as [n, heads, d] without
+     * transposes; keys are cached transposed, ready for the q.k product; and RMSNorm adds a cached eps tensor
+     * (a Java number would be wrapped in a fresh tensor at every call).
+     */
+    private NDArray slotForward(NDManager sub, NDArray ids, NDArray pos, NDArray bias, NDArray rows, NDArray cols,
+                                int attend, NDArray lastCols, SlotCache cache) {
+        NDManager caller = ids.getManager();
+        sub.tempAttachAll(ids);
+        // cache views and in-place writes then land in the call's manager too (the cache keeps its tensors)
+        sub.tempAttachAll(cache.keysT);
+        sub.tempAttachAll(cache.values);
+        boolean decode = cols != null;
+        long n = ids.getShape().get(0);
+        long t = ids.getShape().get(1);
+        int nH = config.numAttentionHeads();
+        int kvH = config.numKeyValueHeads();
+        int rep = config.numKeyValueGroups();
+        int d = config.headDim();
+        long heads = 2L * nH + 3L * kvH;
+        long[] qkvSplit = {nH + kvH, nH + 2L * kvH};
+        long[] qkSplit = {nH};
+        long[] mlpSplit = {config.intermediateSize()};
+        NDIndex writeK = decode ? new NDIndex("{}, :, :, {}", rows, cols) : new NDIndex("{}, :, :, 0:" + t, rows);
+        NDIndex writeV = decode ? new NDIndex("{}, :, {}, :", rows, cols) : new NDIndex("{}, :, 0:" + t + ", :", rows);
+
+        NDArray x = Embedding.embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
+        // decode: [n, 1, d] against [n, heads, d]; prefill: [1, 1, T, d] against [n, heads, T, d]
+        NDArray cos = Embedding.embedding(pos, ropeCos, SparseFormat.DENSE).singletonOrThrow();
+        NDArray sin = Embedding.embedding(pos, ropeSin, SparseFormat.DENSE).singletonOrThrow();
+        if (!decode) {
+            cos = cos.expandDims(1);
+            sin = sin.expandDims(1);
+        }
+        for (int l = 0; l < layers.length; l++) {
+            Layer ly = layers[l];
+            NDArray h = rmsNorm(x, ly.inNorm, cache.eps);
+            NDArray proj = Linear.linear(h, cache.proj[l]).singletonOrThrow();
+            proj = decode ? proj.reshape(n, heads, d) : proj.reshape(n, t, heads, d).transpose(0, 2, 1, 3);
+            NDList parts = proj.split(qkvSplit, 1);
+            NDList qk = parts.get(0).mul(cos).add(parts.get(2).mul(sin)).split(qkSplit, 1);
+            NDArray q = qk.get(0);
+            NDArray k = qk.get(1);
+            NDArray v = parts.get(1);
+            NDArray o;
+            if (decode) {
+                cache.keysT[l].set(writeK, k);
+                cache.values[l].set(writeV, v);
+                NDArray keysT = JniUtils.slice((PtNDArray) cache.keysT[l], 3, 0, attend, 1);
+                NDArray values = JniUtils.slice((PtNDArray) cache.values[l], 2, 0, attend, 1);
+                if (n < cache.slots) {
+                    keysT = JniUtils.slice((PtNDArray) keysT, 0, 0, n, 1);
+                    values = JniUtils.slice((PtNDArray) values, 0, 0, n, 1);
+                }
+                // [n, kvH, rep, S]: the rep query heads of a kv head against its keys; bias [n, 1, 1, S]
+                NDArray probs = q.reshape(n, kvH, rep, d).matMul(keysT).add(bias).softmax(-1);
+                o = probs.matMul(values).reshape(n, 1, (long) nH * d);
+            } else {
+                NDArray kT = k.transpose(0, 1, 3, 2);
+                cache.keysT[l].set(writeK, kT);
+                cache.values[l].set(writeV, v);
+                NDArray scores = q.reshape(n, kvH, rep * t, d).matMul(kT).reshape(n, nH, t, t);
+                NDArray probs = scores.add(bias).softmax(-1).reshape(n, kvH, rep * t, t);
+                o = probs.matMul(v).reshape(n, nH, t, d).transpose(0, 2, 1, 3).reshape(n, t, (long) nH * d);
+            }
+            x = x.add(Linear.linear(o, ly.o).singletonOrThrow());
+            h = rmsNorm(x, ly.postNorm, cache.eps);
+            NDList gu = Linear.linear(h, cache.gateUp[l]).singletonOrThrow().split(mlpSplit, 2);
+            NDArray g = gu.get(0);
+            NDArray act = g.mul(Activation.sigmoid(g)).mul(gu.get(1));
+            x = x.add(Linear.linear(act, ly.down).singletonOrThrow());
+        }
+        // RMSNorm is per position: only the positions whose next token is wanted are normed and projected
+        NDArray last = decode ? x.reshape(n, config.hiddenSize())
+                : x.get(new NDIndex("{}, {}", sub.arange(0, (int) n, 1, DataType.INT64), lastCols));
+        NDArray logits = Linear.linear(rmsNorm(last, finalNorm, cache.eps), lmHead).singletonOrThrow();
+        logits.attach(caller);
+        return logits;
+    }
+
+    /** {@link #rmsNorm(NDArray, NDArray, double)} with eps as a float32 0-d tensor: the same numbers. */
+    private static NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return x.div(rms).mul(weight);
+    }
+
     // ---------------------------------------------------------------------------- building blocks
 
     /** RMSNorm as in HF LlamaRMSNorm: {@code weight * x / sqrt(mean(x^2, last axis) + eps)}. */
@@ -542,6 +729,116 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
+    }
+
+    /**
+     * Keys and values of a fixed number of generation slots, per layer [slots, kvHeads, capacity, headDim]
+     * (after rotary embedding), written in place by {@link #prefillSlots} and {@link #decodeSlots}; each slot
+     * holds one sequence at its own length, which the caller tracks. A finished sequence's slot is reused by
+     * prefilling the next one over it. Also holds the fused inference weights of the model at creation (q|k|v
+     * and gate|up rows concatenated, one matrix product each instead of three and two); training never sees
+     * them. Not thread-safe; close it (or its parent manager) when done.
+     */
+    public static final class SlotCache implements AutoCloseable {
+        private final NDManager manager;
+        /** Per layer: keys transposed [slots, kvHeads, headDim, capacity], values [slots, kvHeads, capacity, headDim]. */
+        private final NDArray[] keysT;
+        private final NDArray[] values;
+        /** Per layer: rows of q/sqrt(d), k, v, rotate_half(q)/sqrt(d), rotate_half(k) projections, [(2 nH + 3 kvH) d, H]. */
+        private final NDArray[] proj;
+        private final NDArray[] gateUp;
+        private final NDArray eps;
+        /** 0 .. slots-1, the rows a decoding step writes. */
+        private final NDArray rows;
+        private final int slots;
+        private final int capacity;
+
+        private SlotCache(LlamaModel model, int slots, int capacity, NDManager parent) {
+            this.manager = parent.newSubManager();
+            this.slots = slots;
+            this.capacity = capacity;
+            LlamaConfig c = model.config;
+            int n = c.numHiddenLayers();
+            int d = c.headDim();
+            keysT = new NDArray[n];
+            values = new NDArray[n];
+            proj = new NDArray[n];
+            gateUp = new NDArray[n];
+            eps = manager.full(new Shape(), (float) c.rmsNormEps(), DataType.FLOAT32);
+            rows = manager.arange(0, slots, 1, DataType.INT64);
+            try (NDManager tmp = manager.newSubManager()) {
+                for (int l = 0; l < n; l++) {
+                    keysT[l] = manager.zeros(new Shape(slots, c.numKeyValueHeads(), d, capacity));
+                    values[l] = manager.zeros(new Shape(slots, c.numKeyValueHeads(), capacity, d));
+                    Layer ly = model.layers[l];
+                    // the softmax scale folded into q's rows: exact when sqrt(d) is a power of two (d = 16, 64, 256)
+                    NDArray q = Scalars.times(detached(tmp, ly.q), 1.0 / Math.sqrt(d));
+                    NDArray k = detached(tmp, ly.k);
+                    proj[l] = fused(q, k, detached(tmp, ly.v), rotatedRows(q, d), rotatedRows(k, d));
+                    gateUp[l] = fused(detached(tmp, ly.gate), detached(tmp, ly.up));
+                }
+            }
+        }
+
+        private static NDArray detached(NDManager tmp, NDArray w) {
+            NDArray out = w.stopGradient();
+            out.attach(tmp);
+            return out;
+        }
+
+        /**
+         * Rows of the projection whose output is rotate_half of w's, head by head: rotate_half(x) = [-x2, x1] for
+         * the halves x1, x2 of a head, so its rows are [-w2, w1]. Negating and reordering rows is exact.
+         */
+        private static NDArray rotatedRows(NDArray w, int d) {
+            long rowsOut = w.getShape().get(0);
+            long in = w.getShape().get(1);
+            NDArray halves = w.reshape(rowsOut / d, 2, d / 2, in);
+            NDList split = halves.split(2, 1);
+            return split.get(1).neg().concat(split.get(0), 1).reshape(rowsOut, in);
+        }
+
+        /** The weights' rows stacked, owned by this cache. */
+        private NDArray fused(NDArray... weights) {
+            NDArray out = NDArrays.concat(new NDList(weights), 0);
+            out.attach(manager);
+            return out;
+        }
+
+        /**
+         * Copies the cached keys and values of slots {@code from[i]} into slots {@code to[i]} (the two sets
+         * disjoint), e.g. to gather the running sequences into the leading slots when fewer remain.
+         */
+        public void moveSlots(int[] from, int[] to) {
+            if (from.length != to.length) {
+                throw new IllegalArgumentException(from.length + " source slots for " + to.length + " targets");
+            }
+            try (NDManager tmp = manager.newSubManager()) {
+                NDIndex src = new NDIndex("{}", tmp.create(Arrays.stream(from).asLongStream().toArray()));
+                NDIndex dst = new NDIndex("{}", tmp.create(Arrays.stream(to).asLongStream().toArray()));
+                tmp.tempAttachAll(keysT);
+                tmp.tempAttachAll(values);
+                for (int l = 0; l < keysT.length; l++) {
+                    keysT[l].set(dst, keysT[l].get(src));
+                    values[l].set(dst, values[l].get(src));
+                }
+            }
+        }
+
+        /** Number of slots (the most rows a forward pass through this cache takes). */
+        public int slots() {
+            return slots;
+        }
+
+        /** Positions each slot can hold. */
+        public int capacity() {
+            return capacity;
+        }
+
+        @Override
+        public void close() {
+            manager.close();
+        }
     }
 
     // ------------------------------------------------------------------------------------- KV cache

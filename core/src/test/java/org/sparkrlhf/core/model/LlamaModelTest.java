@@ -256,6 +256,91 @@ class LlamaModelTest {
         }
     }
 
+    /** Logits of one unpadded sequence from position 0, [T, V]: the ground truth for slot decoding. */
+    static float[][] aloneLogits(LlamaModel model, NDManager m, long[] seq) {
+        float[] flat = model.logits(ids(m, new long[][] {seq}), null, null, null).toFloatArray();
+        int v = model.config().vocabSize();
+        float[][] out = new float[seq.length][];
+        for (int t = 0; t < seq.length; t++) {
+            out[t] = java.util.Arrays.copyOfRange(flat, t * v, (t + 1) * v);
+        }
+        return out;
+    }
+
+    static float[] row(float[] flat, int r, int v) {
+        return java.util.Arrays.copyOfRange(flat, r * v, (r + 1) * v);
+    }
+
+    @Test
+    void slotCacheGivesEachSlotItsOwnSequencesLogitsAcrossRefillsAndMoves() {
+        try (NDManager m = manager.newSubManager(); LlamaModel model = LlamaModel.init(GQA, false, 13, m)) {
+            int v = GQA.vocabSize();
+            // three sequences of different prompt lengths in a 3-slot cache, prefilled into slots 2, 0, 1
+            long[][] seq = {{4, 9, 2, 7, 3, 1, 2, 3, 4}, {5, 1, 8, 4, 5, 6, 7, 8, 9}, {6, 6, 10, 2, 7, 8, 9, 10, 11}};
+            int[] prompt = {5, 2, 4};
+            int[] slotOf = {2, 0, 1};
+            try (LlamaModel.SlotCache cache = model.newSlotCache(m, 3, 12)) {
+                long[] padded = new long[3 * 5];
+                for (int r = 0; r < 3; r++) {
+                    System.arraycopy(seq[r], 0, padded, r * 5, prompt[r]);
+                }
+                float[] first = model.prefillSlots(m.create(padded, new Shape(3, 5)), slotOf, prompt, cache)
+                        .toFloatArray();
+                float[][][] truth = new float[3][][];
+                for (int r = 0; r < 3; r++) {
+                    truth[r] = aloneLogits(model, m, seq[r]);
+                    assertArrayEquals(truth[r][prompt[r] - 1], row(first, r, v), 1e-5f, "prefill row " + r);
+                }
+                // decode: every slot feeds its sequence's next token at its own position
+                int[] length = new int[3];
+                int[] fed = new int[3];
+                for (int r = 0; r < 3; r++) {
+                    length[slotOf[r]] = prompt[r];
+                    fed[r] = prompt[r];
+                }
+                for (int step = 0; step < 3; step++) {
+                    long[] next = new long[3];
+                    for (int r = 0; r < 3; r++) {
+                        next[slotOf[r]] = seq[r][fed[r]];
+                    }
+                    float[] out = model.decodeSlots(m.create(next, new Shape(3, 1)), length, cache).toFloatArray();
+                    for (int r = 0; r < 3; r++) {
+                        assertArrayEquals(truth[r][fed[r]], row(out, slotOf[r], v), 1e-5f, "step " + step + " row " + r);
+                        fed[r]++;
+                        length[slotOf[r]]++;
+                    }
+                }
+                // refill slot 2 (holding 8 positions) with a 2-token prompt: its old keys past 2 must not be seen
+                long[] fresh = {7, 3, 12, 5};
+                float[][] freshTruth = aloneLogits(model, m, fresh);
+                float[] pre = model.prefillSlots(m.create(new long[] {7, 3}, new Shape(1, 2)), new int[] {2},
+                        new int[] {2}, cache).toFloatArray();
+                assertArrayEquals(freshTruth[1], pre, 1e-5f);
+                length[2] = 2;
+                long[] next = new long[3];
+                next[2] = fresh[2];
+                next[0] = seq[1][fed[1]];
+                next[1] = seq[2][fed[2]];
+                float[] out = model.decodeSlots(m.create(next, new Shape(3, 1)), length, cache).toFloatArray();
+                assertArrayEquals(freshTruth[2], row(out, 2, v), 1e-5f, "refilled slot");
+                assertArrayEquals(truth[1][fed[1]], row(out, 0, v), 1e-5f, "slot 0 unaffected by the refill");
+                assertArrayEquals(truth[2][fed[2]], row(out, 1, v), 1e-5f, "slot 1 unaffected by the refill");
+                fed[1]++;
+                fed[2]++;
+                length[0]++;
+                length[1]++;
+                length[2]++;
+                // slot 0's sequence is done: the refilled one moves from slot 2 to 0 and two slots decode on
+                cache.moveSlots(new int[] {2}, new int[] {0});
+                int[] two = {length[2], length[1]};
+                float[] moved = model.decodeSlots(m.create(new long[] {fresh[3], seq[2][fed[2]]}, new Shape(2, 1)),
+                        two, cache).toFloatArray();
+                assertArrayEquals(freshTruth[3], row(moved, 0, v), 1e-5f, "moved slot");
+                assertArrayEquals(truth[2][fed[2]], row(moved, 1, v), 1e-5f, "slot 1 after the move");
+            }
+        }
+    }
+
     @Test
     void kvCacheWithLeftPaddedBatchMatchesFullForwardAndUnpaddedRows() {
         try (NDManager m = manager.newSubManager(); LlamaModel model = LlamaModel.init(GQA, false, 11, m)) {

@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -173,7 +174,13 @@ public final class SparkRollouts implements RolloutSource, AutoCloseable {
       rows.add(RowFactory.create(p.id(), p.prompt(), p.answer(),
           TokenSequence.promptIds(tokenizer, p.prompt()).length));
     }
-    Dataset<Row> input = spark.createDataFrame(rows, PROMPTS).repartition(partitions);
+    // Contiguous slices of the iteration's prompt order, not a round-robin repartition: which prompts a partition
+    // holds, and in what order, is then a function of the prompts and the partition count alone. The engine batches
+    // a partition's requests together and a row's last float bits depend on its batch-mates, so a round-robin
+    // shuffle (whose assignment follows the input's layout, e.g. the executors registered when the job was
+    // planned) let a retried or repeated run regenerate the same tokens with log-probs an ulp apart.
+    Dataset<Row> input = spark.createDataFrame(
+        JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(rows, partitions), PROMPTS);
     Generator generator = new Generator().setModel(current).setSamplingParams(params)
         .setNumSamples(groupSize).setBatchSize(batchSize);
     Dataset<Row> generated = generator.transform(input);

@@ -16,6 +16,7 @@ import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.CharTokenizer;
 import org.sparkrlhf.reward.Rewarder;
 import org.sparkrlhf.rollouts.engine.Completion;
+import org.sparkrlhf.rollouts.engine.GenerationEngine;
 import org.sparkrlhf.rollouts.engine.PromptRef;
 import org.sparkrlhf.rollouts.engine.SamplingParams;
 
@@ -62,6 +63,40 @@ class SparkRolloutsTest {
       assertEquals(firstSync, spark.weightSyncSeconds(), 0.05, "nor loaded again");
       spark.generate(model, 1, requests, params);
       assertTrue(spark.weightSyncSeconds() > firstSync, "a new version is published and loaded");
+    }
+  }
+
+  /**
+   * A partition holds a contiguous slice of the prompts in request order, so its engine call (its requests batched
+   * together) is a function of the prompts and the partition count alone: each slice generated on the driver gives
+   * the very floats the executors gave. A row's last bits depend on its batch-mates; with a round-robin
+   * repartition (slices interleaved as the input's layout decides) some log-probs here came out an ulp apart.
+   */
+  @Test
+  void eachPartitionGeneratesAContiguousSliceOfThePromptsBitForBit() {
+    int prompts = 10;
+    int group = 3;
+    int partitions = 3;
+    List<PromptRef> requests = new ArrayList<>();
+    for (int p = 0; p < prompts; p++) {
+      for (int g = 0; g < group; g++) requests.add(new PromptRef("p" + p, (p * 7 % 23) + "+" + p + "=?\n", g));
+    }
+    SamplingParams params = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(24).withSeed(5);
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+        SparkRollouts spark = new SparkRollouts(TestSpark.session(), tok, 4, partitions)) {
+      LlamaModel model = LlamaModel.init(LlamaConfig.tiny(tok.vocabSize(), 64, 2, 4, 2, 128, 64, true), false, 3, m);
+      List<Completion> remote = spark.generate(model, 0, requests, params);
+      List<Completion> local = new ArrayList<>();
+      for (int k = 0; k < partitions; k++) {
+        // Spark's slices of a local collection: [k n / p, (k + 1) n / p)
+        int from = k * prompts / partitions * group;
+        int to = (k + 1) * prompts / partitions * group;
+        local.addAll(GenerationEngine.generate(model, tok, requests.subList(from, to), params, 4));
+      }
+      for (int i = 0; i < requests.size(); i++) {
+        assertArrayEquals(local.get(i).tokenIds(), remote.get(i).tokenIds(), "tokens of request " + i);
+        assertArrayEquals(local.get(i).logProbs(), remote.get(i).logProbs(), "log-probs of request " + i + " bit for bit");
+      }
     }
   }
 

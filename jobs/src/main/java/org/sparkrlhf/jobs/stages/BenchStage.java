@@ -59,7 +59,7 @@ import org.sparkrlhf.sft.SftTrainer;
  *   <li>{@code kv_cache_speedup}: tokens/s with the KV cache ÷ without, {@code new_tokens} per row, eos never
  *       sampled, same model, prompts and seed, on the driver.
  *   <li>{@code kv_mixed_tokens_per_s}: tokens/s of the cached run on the same prompts with eos allowed: rows end at
- *       different steps (a batch waits for its longest row).
+ *       different steps, so it measures continuous batching (freed slots taken by waiting requests).
  *   <li>{@code spark_vs_inprocess}: tokens/s of the {@link Generator} on this session's executors (local[2]: two
  *       tasks) ÷ the same requests generated in-process on the driver by as many threads as the session has task
  *       slots, each with the same torch threads and batch size. Measures what Spark adds (scheduling,
@@ -154,7 +154,7 @@ public final class BenchStage implements Stage {
         s = (System.nanoTime() - t0) / 1e9;
         uncachedBest = Math.max(uncachedBest, tokens(b) / s);
         if (!texts(a).equals(texts(b))) throw new IllegalStateException("cached and uncached generation disagree");
-        // eos allowed: rows end at different steps, as sampled completions do
+        // eos allowed: rows end at different steps and freed slots take the next requests
         t0 = System.nanoTime();
         List<Completion> mixed = GenerationEngine.generate(model, tok, prompts, full, c.batchSize, true);
         s = (System.nanoTime() - t0) / 1e9;
@@ -289,7 +289,7 @@ public final class BenchStage implements Stage {
           .put("weight_blob_bytes", blob.length);
       System.out.printf("bench rollouts: kv_cache_speedup %.2fx (%.0f vs %.0f tok/s, %d rows x %d new tokens)%n",
           kvSpeedup, kvCachedBest, uncachedBest, prompts.size(), c.newTokens);
-      System.out.printf("bench rollouts: kv_mixed_tokens_per_s %.0f (eos allowed: %d tokens, rows of mixed lengths)%n",
+      System.out.printf("bench rollouts: kv_mixed_tokens_per_s %.0f (eos allowed: %d tokens, rows of mixed lengths, freed slots refilled)%n",
           mixedBest, mixedTokens);
       System.out.printf("bench rollouts: spark_vs_inprocess %.2fx (%.0f vs %.0f tok/s, %d task slots)%n",
           sparkRatio, sparkBest, inprocBest, slots);

@@ -23,25 +23,31 @@ import java.util.List;
  * it; a finished training sequence is {@code [bos] + encode(prompt) + encode(completion) + [eos]}, which is exactly
  * {@code promptIds + Completion.tokenIds()} for a completion that ended with eos.
  *
- * <p><b>How a batch runs.</b> Requests are cut into batches of {@code batchSize} in the given order. A batch's
- * prompts are left-padded to the longest one (pad id, attention mask 0), so positions are
- * {@code cumsum(mask) - 1} and every row starts at position 0 at its bos. One forward over the prompts fills the
- * KV cache; then each step feeds one token per row ([B,1]) and appends a mask column (1 for rows still running,
- * 0 for finished rows, which are fed the pad id and ignored). The loop ends when every row has finished (eos, stop
- * string, or its length limit). Only the last position's hidden state goes through the LM head, and the [B,V]
- * logits are copied to Java once per step, where each row picks its token with {@link Sampler}. The
- * {@code useKvCache = false} mode recomputes the whole (left-padded) sequence each step instead; it picks the same
- * tokens and is kept for tests and benchmarks.
+ * <p><b>How requests run (continuous batching).</b> {@code batchSize} slots of a {@link LlamaModel.SlotCache}
+ * (per-layer keys and values preallocated for the longest prompt + completion, written in place). Waiting requests
+ * enter free slots in request order: their prompts go through one right-padded forward ({@link
+ * LlamaModel#prefillSlots}) that writes their keys and values into those slots and gives their first token. Then
+ * each step feeds one token per slot ({@link LlamaModel#decodeSlots}, [slots, 1]); every slot sits at its own
+ * position and attends to its own cached length only. A row that finishes (eos, stop string, or its length limit)
+ * frees its slot, which the next waiting request takes, so a slot is never held by another row's longer
+ * completion. (Free slots are refilled a quarter of them at a time, since one prefill costs about a decoding step;
+ * once no request waits, the running rows are gathered into the leading slots as they thin out, and only those are
+ * decoded.) Only the next position's hidden state goes through the LM head, and the [slots, V] logits are copied
+ * to Java once per step, where each row picks its token with {@link Sampler}. Completions come back in request
+ * order. The {@code useKvCache = false} mode is the reference: fixed batches of {@code batchSize} rows, left-padded,
+ * the whole sequence recomputed at every step until the batch's last row finishes; it picks the same tokens and is
+ * kept for tests and benchmarks.
  *
  * <p><b>Determinism.</b> Each row draws its uniform numbers (one per sampled token) from its own
  * {@link java.util.SplittableRandom} seeded with {@link Sampler#rowSeed}(seed, promptId, sampleIndex), and the
  * sampling math runs per row in double precision on that row's logits. So a request's completion does not depend
- * on the batch size, on the other prompts in its batch, on their order or on the partition — up to float32
- * differences of ~1e-6 in the logits between batch shapes, which could only flip a choice that sits on such a
- * knife edge (no such case in the tests).
+ * on the batch size, on the other requests, on when its slot was freed, on their order or on the partition — up
+ * to float32 differences of ~1e-6 in the logits between batch shapes (and between the fused projections of the
+ * slot cache and the separate ones of training and the reference), which could only flip a choice that sits on
+ * such a knife edge (no such case in the tests).
  *
  * <p><b>Resources.</b> Runs with autograd off on the calling thread (restored afterwards). All arrays live in a
- * sub-manager of the model's manager per batch and a sub-manager per step, closed when done: nothing leaks.
+ * sub-manager of the model's manager per call and a sub-manager per step, closed when done: nothing leaks.
  * Thread-safe for concurrent calls on the same model (weights are only read).
  */
 public final class GenerationEngine {
@@ -71,9 +77,9 @@ public final class GenerationEngine {
      * @param tok        tokenizer matching the model's vocabulary
      * @param prompts    requests; their completions come back in the same order
      * @param params     sampling parameters (temperature 0 = greedy)
-     * @param batchSize  rows per forward pass (&ge; 1)
-     * @param useKvCache true: prompt once, then one token per step through the KV cache; false: recompute the
-     *                   whole sequence every step (same results, slower; for tests and benchmarks)
+     * @param batchSize  slots, the most rows of a decoding step (&ge; 1)
+     * @param useKvCache true: continuous batching through the slot KV cache; false: fixed batches that recompute
+     *                   the whole sequence every step (same results, slower; the reference for tests and benchmarks)
      * @return one {@link Completion} per request, in request order
      * @throws UserError when a prompt has no tokens or does not fit in the model's context (the user's data)
      * @throws IllegalArgumentException when a token id is outside the model's vocabulary (a tokenizer/model mismatch)
@@ -88,51 +94,220 @@ public final class GenerationEngine {
         if (tok.vocabSize() > vocab) {
             throw new IllegalArgumentException("tokenizer has " + tok.vocabSize() + " ids, model only " + vocab);
         }
-        List<Completion> out = new ArrayList<>(prompts.size());
+        RowState[] rows = new RowState[prompts.size()];
+        for (int i = 0; i < rows.length; i++) {
+            PromptRef r = prompts.get(i);
+            int[] ids = TokenSequence.promptIds(tok, r.text());
+            if (ids.length == 0) {
+                throw new UserError("prompt " + r.promptId()
+                        + " has no tokens and the tokenizer has no bos to start from");
+            }
+            if (ids.length > maxPos) {
+                throw new UserError("prompt " + r.promptId() + " has " + ids.length
+                        + " tokens, more than the model's context of " + maxPos
+                        + " (max_position_embeddings): shorten or leave out such prompts");
+            }
+            int limit = Math.min(params.maxNewTokens(), maxPos - ids.length);
+            rows[i] = new RowState(r, ids, limit, Sampler.rowSeed(params.seed(), r.promptId(), r.sampleIndex()),
+                    tok, params.stop());
+        }
+        int pad = tok.padId() >= 0 ? tok.padId() : 0;
         boolean gradBefore = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {
-            for (int start = 0; start < prompts.size(); start += batchSize) {
-                List<PromptRef> chunk = prompts.subList(start, Math.min(prompts.size(), start + batchSize));
-                RowState[] rows = new RowState[chunk.size()];
-                for (int i = 0; i < rows.length; i++) {
-                    PromptRef r = chunk.get(i);
-                    int[] ids = TokenSequence.promptIds(tok, r.text());
-                    if (ids.length == 0) {
-                        throw new UserError("prompt " + r.promptId()
-                                + " has no tokens and the tokenizer has no bos to start from");
-                    }
-                    if (ids.length > maxPos) {
-                        throw new UserError("prompt " + r.promptId() + " has " + ids.length
-                                + " tokens, more than the model's context of " + maxPos
-                                + " (max_position_embeddings): shorten or leave out such prompts");
-                    }
-                    int limit = Math.min(params.maxNewTokens(), maxPos - ids.length);
-                    rows[i] = new RowState(r, ids, limit, Sampler.rowSeed(params.seed(), r.promptId(),
-                            r.sampleIndex()), tok, params.stop());
-                }
-                runBatch(model, rows, params, tok.padId() >= 0 ? tok.padId() : 0, useKvCache);
-                for (RowState row : rows) {
-                    out.add(row.toCompletion());
+            if (useKvCache) {
+                runSlots(model, rows, batchSize, params, pad);
+            } else {
+                for (int start = 0; start < rows.length; start += batchSize) {
+                    runRecomputing(model, Arrays.copyOfRange(rows, start, Math.min(rows.length, start + batchSize)),
+                            params, pad);
                 }
             }
         } finally {
             JniUtils.setGradMode(gradBefore);
         }
+        List<Completion> out = new ArrayList<>(rows.length);
+        for (RowState row : rows) {
+            out.add(row.toCompletion());
+        }
         return out;
     }
 
-    private static void runBatch(LlamaModel model, RowState[] rows, SamplingParams p, int pad, boolean cached) {
+    /**
+     * Continuous batching over {@code batchSize} slots of a {@link LlamaModel.SlotCache}: free slots are filled
+     * with the next waiting requests (one right-padded prefill for all of them), then every step decodes one
+     * token for every slot; a row that finishes frees its slot at once.
+     */
+    private static void runSlots(LlamaModel model, RowState[] rows, int batchSize, SamplingParams p, int pad) {
+        int live = 0;
+        int capacity = 1;
+        for (RowState r : rows) {
+            if (!r.finished()) {
+                live++;
+                // the last token is sampled but never fed back, so prompt + limit - 1 positions are cached
+                capacity = Math.max(capacity, r.promptIds.length + r.limit - 1);
+            }
+        }
+        if (live == 0) {
+            return;
+        }
+        int b = Math.min(batchSize, live);
+        int v = model.config().vocabSize();
+        RowState[] slot = new RowState[b];
+        int[] length = new int[b];
+        long[] next = new long[b];
+        Arrays.fill(next, pad);
+        double[] scratch = new double[v];
+        double[] lp = new double[1];
+        int waiting = 0;
+        int pending = live;
+        int refillAt = Math.max(1, b / 4);
+        // slots decoded per step: all of them until no request waits, then fewer as the last rows finish
+        int active = b;
+        try (NDManager run = model.manager().newSubManager();
+             LlamaModel.SlotCache cache = model.newSlotCache(run, b, capacity)) {
+            while (true) {
+                // A prefill costs about as much as a decoding step of all slots, so free slots are refilled a
+                // quarter of them at a time, unless no row is running or all remaining requests fit now. A row
+                // can finish on its first token, which frees its slot again: hence the loop.
+                while (pending > 0) {
+                    List<Integer> free = new ArrayList<>();
+                    for (int i = 0; i < b; i++) {
+                        if (slot[i] == null) {
+                            free.add(i);
+                        }
+                    }
+                    boolean running = free.size() < b;
+                    if (free.isEmpty() || free.size() < refillAt && running && pending > free.size()) {
+                        break;
+                    }
+                    List<RowState> admitted = new ArrayList<>();
+                    while (admitted.size() < free.size() && pending > 0) {
+                        RowState r = rows[waiting++];
+                        if (!r.finished()) {
+                            admitted.add(r);
+                            pending--;
+                        }
+                    }
+                    float[] logits = prefill(model, cache, run, admitted, free, pad);
+                    for (int j = 0; j < admitted.size(); j++) {
+                        RowState r = admitted.get(j);
+                        int token = Sampler.pick(logits, j * v, v, p, r.random, scratch, lp);
+                        if (!r.accept(token, (float) lp[0])) {
+                            int s = free.get(j);
+                            slot[s] = r;
+                            length[s] = r.promptIds.length;
+                            next[s] = token;
+                        }
+                    }
+                }
+                boolean anyRunning = false;
+                for (RowState r : slot) {
+                    anyRunning |= r != null;
+                }
+                if (!anyRunning) {
+                    return;
+                }
+                if (pending == 0) {
+                    active = gatherRunning(cache, slot, length, next, active, pad);
+                }
+                float[] logits;
+                try (NDManager step = run.newSubManager()) {
+                    logits = model.decodeSlots(step.create(Arrays.copyOf(next, active), new Shape(active, 1)),
+                            Arrays.copyOf(length, active), cache).toFloatArray();
+                }
+                for (int i = 0; i < active; i++) {
+                    RowState r = slot[i];
+                    if (r == null) {
+                        continue;
+                    }
+                    length[i]++;
+                    int token = Sampler.pick(logits, i * v, v, p, r.random, scratch, lp);
+                    if (r.accept(token, (float) lp[0])) {
+                        slot[i] = null;
+                        length[i] = 0;
+                        next[i] = pad;
+                    } else {
+                        next[i] = token;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Once no request waits, a step's cost still grows with its rows: when at most half of the {@code active}
+     * leading slots still run, their sequences move into the first slots and only those are decoded from then on.
+     *
+     * @return the new number of active slots
+     */
+    private static int gatherRunning(LlamaModel.SlotCache cache, RowState[] slot, int[] length, long[] next,
+                                     int active, int pad) {
+        int running = 0;
+        for (int i = 0; i < active; i++) {
+            running += slot[i] != null ? 1 : 0;
+        }
+        if (running == 0 || running > active / 2) {
+            return active;
+        }
+        List<Integer> to = new ArrayList<>();
+        List<Integer> from = new ArrayList<>();
+        for (int i = 0; i < active; i++) {
+            if (i < running && slot[i] == null) {
+                to.add(i);
+            } else if (i >= running && slot[i] != null) {
+                from.add(i);
+            }
+        }
+        cache.moveSlots(from.stream().mapToInt(Integer::intValue).toArray(),
+                to.stream().mapToInt(Integer::intValue).toArray());
+        for (int j = 0; j < from.size(); j++) {
+            int src = from.get(j);
+            int dst = to.get(j);
+            slot[dst] = slot[src];
+            length[dst] = length[src];
+            next[dst] = next[src];
+            slot[src] = null;
+            length[src] = 0;
+            next[src] = pad;
+        }
+        return running;
+    }
+
+    /** Next-token logits [n,V] (flattened) of the admitted rows' prompts, written into their slots. */
+    private static float[] prefill(LlamaModel model, LlamaModel.SlotCache cache, NDManager run,
+                                   List<RowState> admitted, List<Integer> free, int pad) {
+        int n = admitted.size();
+        int width = admitted.stream().mapToInt(r -> r.promptIds.length).max().orElse(1);
+        long[] ids = new long[n * width];
+        Arrays.fill(ids, pad);
+        int[] slots = new int[n];
+        int[] lengths = new int[n];
+        for (int j = 0; j < n; j++) {
+            int[] pr = admitted.get(j).promptIds;
+            for (int k = 0; k < pr.length; k++) {
+                ids[j * width + k] = pr[k];
+            }
+            slots[j] = free.get(j);
+            lengths[j] = pr.length;
+        }
+        try (NDManager step = run.newSubManager()) {
+            return model.prefillSlots(step.create(ids, new Shape(n, width)), slots, lengths, cache).toFloatArray();
+        }
+    }
+
+    /**
+     * The reference path: one batch of rows, left-padded to the longest prompt, and the whole sequence recomputed
+     * (no cache) at every step until the batch's last row finishes.
+     */
+    private static void runRecomputing(LlamaModel model, RowState[] rows, SamplingParams p, int pad) {
         if (Arrays.stream(rows).allMatch(RowState::finished)) {
             return;
         }
         int b = rows.length;
         int v = model.config().vocabSize();
-        int promptWidth = Arrays.stream(rows).mapToInt(r -> r.promptIds.length).max().orElse(0);
         NDArray head = model.lmHeadWeight();
-
-        // left-padded prompts; for the uncached mode these Java arrays grow by one column per step
-        int width = promptWidth;
+        int width = Arrays.stream(rows).mapToInt(r -> r.promptIds.length).max().orElse(0);
         long[] ids = new long[b * width];
         long[] mask = new long[b * width];
         Arrays.fill(ids, pad);
@@ -144,19 +319,18 @@ public final class GenerationEngine {
                 mask[off + j] = 1;
             }
         }
-
+        long[] next = new long[b];
+        long[] col = new long[b];
+        double[] scratch = new double[v];
+        double[] lp = new double[1];
         try (NDManager batch = model.manager().newSubManager()) {
-            LlamaModel.KvCache cache = cached ? model.newCache(batch) : null;
-            NDArray maskNd = batch.create(mask, new Shape(b, width));
-            float[] logits;
-            try (NDManager step = batch.newSubManager()) {
-                logits = lastLogits(model, head, step.create(ids, new Shape(b, width)), maskNd, cache);
-            }
-            long[] next = new long[b];
-            long[] col = new long[b];
-            double[] scratch = new double[v];
-            double[] lp = new double[1];
             while (true) {
+                float[] logits;
+                try (NDManager step = batch.newSubManager()) {
+                    NDArray h = model.hidden(step.create(ids, new Shape(b, width)), null,
+                            step.create(mask, new Shape(b, width)), null);
+                    logits = Linear.linear(h.get(new NDIndex(":, -1, :")), head).singletonOrThrow().toFloatArray();
+                }
                 boolean anyRunning = false;
                 for (int i = 0; i < b; i++) {
                     RowState r = rows[i];
@@ -172,43 +346,20 @@ public final class GenerationEngine {
                     anyRunning |= !done;
                 }
                 if (!anyRunning) {
-                    break;
+                    return;
                 }
-                if (cached) {
-                    try (NDManager step = batch.newSubManager()) {
-                        NDArray colNd = step.create(col, new Shape(b, 1));
-                        NDArray grown = maskNd.concat(colNd, 1);
-                        grown.attach(batch);
-                        maskNd.close();
-                        maskNd = grown;
-                        logits = lastLogits(model, head, step.create(next, new Shape(b, 1)), maskNd, cache);
-                    }
-                } else {
-                    long[] ids2 = new long[b * (width + 1)];
-                    long[] mask2 = new long[b * (width + 1)];
-                    for (int i = 0; i < b; i++) {
-                        System.arraycopy(ids, i * width, ids2, i * (width + 1), width);
-                        System.arraycopy(mask, i * width, mask2, i * (width + 1), width);
-                        ids2[i * (width + 1) + width] = next[i];
-                        mask2[i * (width + 1) + width] = col[i];
-                    }
-                    ids = ids2;
-                    mask = mask2;
-                    width++;
-                    try (NDManager step = batch.newSubManager()) {
-                        logits = lastLogits(model, head, step.create(ids, new Shape(b, width)),
-                                step.create(mask, new Shape(b, width)), null);
-                    }
+                long[] ids2 = new long[b * (width + 1)];
+                long[] mask2 = new long[b * (width + 1)];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(ids, i * width, ids2, i * (width + 1), width);
+                    System.arraycopy(mask, i * width, mask2, i * (width + 1), width);
+                    ids2[i * (width + 1) + width] = next[i];
+                    mask2[i * (width + 1) + width] = col[i];
                 }
+                ids = ids2;
+                mask = mask2;
+                width++;
             }
         }
-    }
-
-    /** Logits of the last position, [B,V] flattened, computed through the LM head for that position only. */
-    private static float[] lastLogits(LlamaModel model, NDArray head, NDArray ids, NDArray mask,
-                                      LlamaModel.KvCache cache) {
-        NDArray h = model.hidden(ids, null, mask, cache);
-        NDArray last = h.get(new NDIndex(":, -1, :"));
-        return Linear.linear(last, head).singletonOrThrow().toFloatArray();
     }
 }

@@ -3,7 +3,7 @@
  * eval.
  *
  * <ul>
- *   <li>{@link org.sparkrlhf.rollouts.engine.GenerationEngine#generate} — batched, KV-cached sampling:
+ *   <li>{@link org.sparkrlhf.rollouts.engine.GenerationEngine#generate} — continuous-batching, KV-cached sampling:
  *       {@code List<PromptRef> -> List<Completion>}, deterministic per (seed, promptId, sampleIndex).</li>
  *   <li>{@link org.sparkrlhf.rollouts.engine.SamplingParams} — temperature / top-k / top-p / max tokens / stop
  *       strings / seed; {@link org.sparkrlhf.rollouts.engine.Sampler} — the per-row sampling math.</li>

@@ -134,7 +134,11 @@ public final class DistributedRollouts {
         }
         int partitions = o.partitions() > 0 ? o.partitions()
                 : Math.max(1, 2 * prompts.sparkSession().sparkContext().defaultParallelism());
-        Dataset<Row> spread = prompts.select(in.toArray(new Column[0])).repartition(partitions, col("prompt_id"));
+        // Hashing fixes which prompts share a partition; sorting fixes their order, which a shuffle's read does not
+        // (blocks arrive as fetched). The engine batches a partition's requests together and a row's last float bits
+        // depend on its batch-mates, so both must hold for a retried task to regenerate its rows bit for bit.
+        Dataset<Row> spread = prompts.select(in.toArray(new Column[0])).repartition(partitions, col("prompt_id"))
+                .sortWithinPartitions("prompt_id");
 
         Generator gen = new Generator().setModel(model).setPromptIdCol("prompt_id").setPromptCol("prompt")
                 .setNumSamples(o.numSamples()).setSamplingParams(o.sampling()).setBatchSize(o.batchSize());

@@ -49,11 +49,22 @@ import java.util.List;
  *
  * <p><b>Execution.</b> As every {@link BroadcastModelTransformer} (model acquired once per task from
  * {@link ExecutorModelCache}, inference scope, rows streamed out batch by batch): each task takes its input rows
- * in order, expands each into its G requests, and generates them {@code batchSize} requests at a time.
+ * in order, expands each into its G requests, and hands them to the engine {@value #SLOT_FILLS} x {@code batchSize}
+ * requests at a time: the engine runs {@code batchSize} of them at once and refills a finished row's slot with the
+ * next of the call (continuous batching), so a call of only {@code batchSize} requests would wait for its longest
+ * row again. Output rows stream out per call, so a task holds at most that many completions.
  */
 public final class Generator extends BroadcastModelTransformer<Generator> {
 
     private static final long serialVersionUID = 1L;
+
+    /**
+     * Requests per engine call, in units of {@code batchSize}: enough waiting requests that freed slots are refilled
+     * for most of a call, few enough that a task's output streams out in bounded pieces (2,048 completions at batch
+     * 64). On 102,540 tokens of mixed lengths (bench, 2,560 requests per task) Spark ran at 0.59 of the in-process
+     * rate with calls of one batch, 0.86 with 8 batches, 0.94 with 32.
+     */
+    public static final int SLOT_FILLS = 32;
 
     /** Output column names. */
     public static final String SAMPLE_INDEX = "sample_index";
@@ -331,7 +342,7 @@ public final class Generator extends BroadcastModelTransformer<Generator> {
     private record Batch(List<Row> sources, List<PromptRef> refs) {
     }
 
-    /** Runs on the executors: expands rows into requests, generates a batch at a time, emits output rows. */
+    /** Runs on the executors: expands rows into requests, generates a call's worth at a time, emits output rows. */
     private static final class GeneratePartition extends ModelPartitions<Batch> {
         private static final long serialVersionUID = 1L;
         private final Spec spec;
@@ -352,9 +363,10 @@ public final class Generator extends BroadcastModelTransformer<Generator> {
                     if (current == null && !input.hasNext()) {
                         return null;
                     }
-                    List<Row> sources = new ArrayList<>(spec.batchSize());
-                    List<PromptRef> refs = new ArrayList<>(spec.batchSize());
-                    while (refs.size() < spec.batchSize()) {
+                    int call = spec.batchSize() * SLOT_FILLS;
+                    List<Row> sources = new ArrayList<>(call);
+                    List<PromptRef> refs = new ArrayList<>(call);
+                    while (refs.size() < call) {
                         if (current == null) {
                             if (!input.hasNext()) {
                                 break;

@@ -22,8 +22,10 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -183,6 +185,54 @@ class GenerationEngineTest {
             }
         }
         assertTrue(differ >= req.size() - 1, "a new seed should change nearly every sample, changed " + differ);
+    }
+
+    // ----------------------------------------------------------------------------- continuous batching
+
+    /** Five prompts of 1 to 12 tokens, 4 samples each: 20 requests, more than any slot count tested. */
+    static final List<PromptRef> MIXED = refs(PROMPTS, 4);
+
+    @Test
+    void continuousBatchingGivesTheReferenceSamplesInRequestOrder() {
+        // at temperature 1 the random model ends rows by eos, by the stop string "7" or by length, at different
+        // steps: slots free up at different times and are refilled with the next request
+        SamplingParams p = SamplingParams.defaults().withMaxNewTokens(14).withSeed(21).withStop(List.of("7"));
+        List<Completion> reference = GenerationEngine.generate(model, TOK, MIXED, p, 4, false);
+        Set<String> reasons = new HashSet<>();
+        Set<Integer> lengths = new HashSet<>();
+        reference.forEach(c -> {
+            reasons.add(c.finishReason());
+            lengths.add(c.length());
+        });
+        assertEquals(Set.of(Completion.EOS, Completion.STOP, Completion.LENGTH), reasons);
+        assertTrue(lengths.size() >= 6, "completion lengths should vary, got " + lengths);
+        for (int slots : new int[] {1, 3, 16}) {
+            List<Completion> out = GenerationEngine.generate(model, TOK, MIXED, p, slots);
+            for (int i = 0; i < MIXED.size(); i++) {
+                assertEquals(MIXED.get(i).promptId(), out.get(i).promptId(), "request order, slots " + slots);
+                assertEquals(MIXED.get(i).sampleIndex(), out.get(i).sampleIndex(), "request order, slots " + slots);
+            }
+            assertSameCompletions(reference, out, 1e-4f);
+        }
+    }
+
+    @Test
+    void continuousBatchingGivesTheReferenceGreedyCompletions() {
+        // the random model's greedy texts repeat patterns ("+#3" or "1 ") after prompt-dependent starts: these
+        // stop strings end them at different steps, and the texts without either run to the limit
+        SamplingParams p = SamplingParams.greedy(30).withStop(List.of("81", "+#3+#3+#3+#3+#3+"));
+        List<PromptRef> req = refs(List.of("12+7*3-5=?\n", "3=?\n", "", "1+2=?\n", "40*2-17+8=?\n", "9*9=?\n",
+                "7-", "2+2+2+2+2+2+2=?\n"), 1);
+        List<Completion> reference = GenerationEngine.generate(model, TOK, req, p, 3, false);
+        for (int slots : new int[] {1, 3, 16}) {
+            assertSameCompletions(reference, GenerationEngine.generate(model, TOK, req, p, slots), 1e-4f);
+        }
+        Set<Integer> lengths = new HashSet<>();
+        reference.forEach(c -> lengths.add(c.length()));
+        Set<String> reasons = new HashSet<>();
+        reference.forEach(c -> reasons.add(c.finishReason()));
+        assertEquals(Set.of(Completion.STOP, Completion.LENGTH), reasons);
+        assertTrue(lengths.size() >= 3, "completion lengths should vary, got " + lengths);
     }
 
     @Test
