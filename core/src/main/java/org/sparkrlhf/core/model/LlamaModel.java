@@ -61,6 +61,14 @@ public final class LlamaModel implements AutoCloseable {
     /** Added to the attention scores of hidden keys (finite, so fully masked pad rows stay NaN-free). */
     private static final float MASK_VALUE = -1e9f;
 
+    /**
+     * The fewest rows a slot-cache matrix product is given. Measured on this libtorch (CPU, one thread): a row of
+     * an [M, K] x [K, N] product gets the same bits for every M &ge; 4, but other ones for M = 1, 2, 3 (another
+     * kernel), so a row's numbers would depend on how many rows ran with it. Decoding callers run at least this many
+     * slots (free ones, at length 0, are harmless); a prefill pads its LM-head rows itself.
+     */
+    public static final int MIN_GEMM_ROWS = 4;
+
     private final LlamaConfig config;
     private final boolean scoreHead;
     private final NDManager manager;
@@ -478,7 +486,9 @@ public final class LlamaModel implements AutoCloseable {
      * are right-padded, {@code ids} [n, W] with row r's tokens in columns {@code 0 .. lengths[r]-1} at positions
      * {@code 0 .. lengths[r]-1}: under the causal mask no real token sees a pad, so no attention mask is needed.
      * Keys and values of all W columns go to columns {@code 0 .. W-1} of slot {@code slots[r]}; those past
-     * {@code lengths[r]} are junk that {@link #decodeSlots} never attends to and overwrites as the row grows.
+     * {@code lengths[r]} are junk that {@link #decodeSlots} never attends to and overwrites as the row grows. The
+     * attention runs over all W columns, so a row's last bits depend on W: a caller that wants a row's numbers to be
+     * its own picks W from the row's length alone (and prefills rows of other widths separately).
      *
      * @return [n, V] float32 logits at each row's last prompt token, attached to {@code ids}' manager
      */
@@ -511,7 +521,7 @@ public final class LlamaModel implements AutoCloseable {
         NDManager caller = ids.getManager();
         try (NDManager sub = caller.newSubManager()) {
             return slotForward(sub, ids, sub.create(pos, new Shape(1, w)), sub.create(bias, new Shape(1, 1, w, w)),
-                    sub.create(rows), null, -1, sub.create(last), cache);
+                    sub.create(rows), null, -1, last, cache);
         }
     }
 
@@ -522,6 +532,11 @@ public final class LlamaModel implements AutoCloseable {
      * column {@code lengths[i]}, and it attends to columns {@code 0 .. lengths[i]} of its own slot only, so slots of
      * different lengths (or unused ones, fed any token at length 0) do not affect each other.
      *
+     * <p>Every step attends over the cache's whole capacity, masked past each slot's length, not over the longest
+     * slot's prefix: the products' last bits depend on how many columns they run over (in blocks of 16 here), so a
+     * prefix set by the other slots would make a row's numbers depend on its batch-mates. With a fixed width they do
+     * not, provided the caller decodes at least {@link #MIN_GEMM_ROWS} rows (see there).
+     *
      * @return [m, V] float32 next-token logits, attached to {@code ids}' manager
      */
     public NDArray decodeSlots(NDArray ids, int[] lengths, SlotCache cache) {
@@ -531,15 +546,12 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException("decode of " + ids.getShape() + " with " + lengths.length
                     + " lengths for " + cache.slots + " slots");
         }
-        int longest = 0;
         for (int len : lengths) {
             if (len < 0 || len >= cache.capacity) {
                 throw new IllegalArgumentException("slot length " + len + " outside 0.." + (cache.capacity - 1));
             }
-            longest = Math.max(longest, len);
         }
-        // keys beyond the longest slot are never seen: attend to that prefix of the cache only
-        int s = longest + 1;
+        int s = cache.capacity;
         float[] bias = new float[b * s];
         long[] pos = new long[b];
         for (int i = 0; i < b; i++) {
@@ -565,7 +577,7 @@ public final class LlamaModel implements AutoCloseable {
      * (a Java number would be wrapped in a fresh tensor at every call).
      */
     private NDArray slotForward(NDManager sub, NDArray ids, NDArray pos, NDArray bias, NDArray rows, NDArray cols,
-                                int attend, NDArray lastCols, SlotCache cache) {
+                                int attend, long[] lastCols, SlotCache cache) {
         NDManager caller = ids.getManager();
         sub.tempAttachAll(ids);
         // cache views and in-place writes then land in the call's manager too (the cache keeps its tensors)
@@ -632,11 +644,28 @@ public final class LlamaModel implements AutoCloseable {
             x = x.add(Linear.linear(act, ly.down).singletonOrThrow());
         }
         // RMSNorm is per position: only the positions whose next token is wanted are normed and projected
-        NDArray last = decode ? x.reshape(n, config.hiddenSize())
-                : x.get(new NDIndex("{}, {}", sub.arange(0, (int) n, 1, DataType.INT64), lastCols));
+        NDArray last = decode ? x.reshape(n, config.hiddenSize()) : lastPositions(sub, x, lastCols, n);
         NDArray logits = Linear.linear(rmsNorm(last, finalNorm, cache.eps), lmHead).singletonOrThrow();
+        if (!decode && n < MIN_GEMM_ROWS) {
+            logits = logits.get(new NDIndex("0:" + n));
+        }
         logits.attach(caller);
         return logits;
+    }
+
+    /**
+     * Row {@code r}'s hidden state at column {@code lastCols[r]} of {@code x} [n, T, H], as [max(n, MIN_GEMM_ROWS), H]:
+     * fewer rows are padded with copies of row 0's, so the LM head's product sees at least {@link #MIN_GEMM_ROWS}.
+     */
+    private static NDArray lastPositions(NDManager sub, NDArray x, long[] lastCols, long n) {
+        int m = (int) Math.max(n, MIN_GEMM_ROWS);
+        long[] rows = new long[m];
+        long[] cols = new long[m];
+        for (int r = 0; r < m; r++) {
+            rows[r] = r < n ? r : 0;
+            cols[r] = r < n ? lastCols[r] : lastCols[0];
+        }
+        return x.get(new NDIndex("{}, {}", sub.create(rows), sub.create(cols)));
     }
 
     /** {@link #rmsNorm(NDArray, NDArray, double)} with eps as a float32 0-d tensor: the same numbers. */

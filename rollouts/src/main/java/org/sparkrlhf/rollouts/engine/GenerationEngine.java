@@ -8,6 +8,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.batch.TokenSequence;
+import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
 import org.sparkrlhf.core.tokenizer.TextTokenizer;
 
@@ -23,10 +24,11 @@ import java.util.List;
  * it; a finished training sequence is {@code [bos] + encode(prompt) + encode(completion) + [eos]}, which is exactly
  * {@code promptIds + Completion.tokenIds()} for a completion that ended with eos.
  *
- * <p><b>How requests run (continuous batching).</b> {@code batchSize} slots of a {@link LlamaModel.SlotCache}
- * (per-layer keys and values preallocated for the longest prompt + completion, written in place). Waiting requests
- * enter free slots in request order: their prompts go through one right-padded forward ({@link
- * LlamaModel#prefillSlots}) that writes their keys and values into those slots and gives their first token. Then
+ * <p><b>How requests run (continuous batching).</b> {@code batchSize} slots (at least {@link
+ * LlamaModel#MIN_GEMM_ROWS}) of a {@link LlamaModel.SlotCache} (per-layer keys and values preallocated for the
+ * model's whole context, written in place). Waiting requests enter free slots in request order: their prompts go
+ * through right-padded forwards ({@link LlamaModel#prefillSlots}), one per padded width, that write their keys and
+ * values into those slots and give their first token. Then
  * each step feeds one token per slot ({@link LlamaModel#decodeSlots}, [slots, 1]); every slot sits at its own
  * position and attends to its own cached length only. A row that finishes (eos, stop string, or its length limit)
  * frees its slot, which the next waiting request takes, so a slot is never held by another row's longer
@@ -40,11 +42,13 @@ import java.util.List;
  *
  * <p><b>Determinism.</b> Each row draws its uniform numbers (one per sampled token) from its own
  * {@link java.util.SplittableRandom} seeded with {@link Sampler#rowSeed}(seed, promptId, sampleIndex), and the
- * sampling math runs per row in double precision on that row's logits. So a request's completion does not depend
- * on the batch size, on the other requests, on when its slot was freed, on their order or on the partition — up
- * to float32 differences of ~1e-6 in the logits between batch shapes (and between the fused projections of the
- * slot cache and the separate ones of training and the reference), which could only flip a choice that sits on
- * such a knife edge (no such case in the tests).
+ * sampling math runs per row in double precision on that row's logits. The logits themselves are a function of the
+ * row alone, to the last bit, at a given torch thread count: every product runs at least {@link
+ * LlamaModel#MIN_GEMM_ROWS} rows, a decoding step attends over the whole cache whatever the other slots hold, and a
+ * prompt is prefilled at a width set by its own length. So a request's tokens and log-probs do not depend on the
+ * batch size, on the other requests, on when its slot was freed, on their order or on the Spark partition it ran
+ * in (the slot cache's fused projections differ from the separate ones of training and of the reference path by
+ * ~1e-6, which could only flip a choice that sits on such a knife edge).
  *
  * <p><b>Resources.</b> Runs with autograd off on the calling thread (restored afterwards). All arrays live in a
  * sub-manager of the model's manager per call and a sub-manager per step, closed when done: nothing leaks.
@@ -133,6 +137,12 @@ public final class GenerationEngine {
         return out;
     }
 
+    /** Prompt widths of a prefill are rounded up to a multiple of this (see {@link #prefill}). */
+    static final int PREFILL_WIDTH_STEP = 16;
+
+    /** Largest slot KV cache (MB) sized to the model's whole context; beyond it, to the call's need. */
+    static final long KV_CACHE_BUDGET_MB = 1024;
+
     /**
      * Continuous batching over {@code batchSize} slots of a {@link LlamaModel.SlotCache}: free slots are filled
      * with the next waiting requests (one right-padded prefill for all of them), then every step decodes one
@@ -140,18 +150,20 @@ public final class GenerationEngine {
      */
     private static void runSlots(LlamaModel model, RowState[] rows, int batchSize, SamplingParams p, int pad) {
         int live = 0;
-        int capacity = 1;
+        int needed = 1;
         for (RowState r : rows) {
             if (!r.finished()) {
                 live++;
                 // the last token is sampled but never fed back, so prompt + limit - 1 positions are cached
-                capacity = Math.max(capacity, r.promptIds.length + r.limit - 1);
+                needed = Math.max(needed, r.promptIds.length + r.limit - 1);
             }
         }
         if (live == 0) {
             return;
         }
-        int b = Math.min(batchSize, live);
+        // at least MIN_GEMM_ROWS slots: every decoding step runs that many rows (see LlamaModel.MIN_GEMM_ROWS)
+        int b = Math.max(Math.min(batchSize, live), LlamaModel.MIN_GEMM_ROWS);
+        int capacity = capacity(model.config(), b, needed);
         int v = model.config().vocabSize();
         RowState[] slot = new RowState[b];
         int[] length = new int[b];
@@ -211,10 +223,12 @@ public final class GenerationEngine {
                 if (pending == 0) {
                     active = gatherRunning(cache, slot, length, next, active, pad);
                 }
+                // free slots beyond the running ones make up MIN_GEMM_ROWS rows: fed a pad at length 0, ignored
+                int decoded = Math.max(active, LlamaModel.MIN_GEMM_ROWS);
                 float[] logits;
                 try (NDManager step = run.newSubManager()) {
-                    logits = model.decodeSlots(step.create(Arrays.copyOf(next, active), new Shape(active, 1)),
-                            Arrays.copyOf(length, active), cache).toFloatArray();
+                    logits = model.decodeSlots(step.create(Arrays.copyOf(next, decoded), new Shape(decoded, 1)),
+                            Arrays.copyOf(length, decoded), cache).toFloatArray();
                 }
                 for (int i = 0; i < active; i++) {
                     RowState r = slot[i];
@@ -274,26 +288,58 @@ public final class GenerationEngine {
         return running;
     }
 
-    /** Next-token logits [n,V] (flattened) of the admitted rows' prompts, written into their slots. */
+    /**
+     * Next-token logits [n,V] (flattened) of the admitted rows' prompts, written into their slots. Rows are padded
+     * to a width that depends on their own length only ({@value #PREFILL_WIDTH_STEP}-token steps) and prefilled
+     * one width at a time: a prefill's attention runs over its whole width, so a width set by the longest row
+     * admitted with it would make a row's numbers depend on which rows it was admitted with.
+     */
     private static float[] prefill(LlamaModel model, LlamaModel.SlotCache cache, NDManager run,
                                    List<RowState> admitted, List<Integer> free, int pad) {
-        int n = admitted.size();
-        int width = admitted.stream().mapToInt(r -> r.promptIds.length).max().orElse(1);
-        long[] ids = new long[n * width];
-        Arrays.fill(ids, pad);
-        int[] slots = new int[n];
-        int[] lengths = new int[n];
-        for (int j = 0; j < n; j++) {
-            int[] pr = admitted.get(j).promptIds;
-            for (int k = 0; k < pr.length; k++) {
-                ids[j * width + k] = pr[k];
+        int v = model.config().vocabSize();
+        float[] out = new float[admitted.size() * v];
+        java.util.Map<Integer, List<Integer>> byWidth = new java.util.TreeMap<>();
+        for (int j = 0; j < admitted.size(); j++) {
+            int len = admitted.get(j).promptIds.length;
+            int width = Math.min(cache.capacity(), -Math.floorDiv(-len, PREFILL_WIDTH_STEP) * PREFILL_WIDTH_STEP);
+            byWidth.computeIfAbsent(width, w -> new ArrayList<>()).add(j);
+        }
+        for (java.util.Map.Entry<Integer, List<Integer>> e : byWidth.entrySet()) {
+            int width = e.getKey();
+            List<Integer> group = e.getValue();
+            int n = group.size();
+            long[] ids = new long[n * width];
+            Arrays.fill(ids, pad);
+            int[] slots = new int[n];
+            int[] lengths = new int[n];
+            for (int g = 0; g < n; g++) {
+                int[] pr = admitted.get(group.get(g)).promptIds;
+                for (int k = 0; k < pr.length; k++) {
+                    ids[g * width + k] = pr[k];
+                }
+                slots[g] = free.get(group.get(g));
+                lengths[g] = pr.length;
             }
-            slots[j] = free.get(j);
-            lengths[j] = pr.length;
+            float[] logits;
+            try (NDManager step = run.newSubManager()) {
+                logits = model.prefillSlots(step.create(ids, new Shape(n, width)), slots, lengths, cache).toFloatArray();
+            }
+            for (int g = 0; g < n; g++) {
+                System.arraycopy(logits, g * v, out, group.get(g) * v, v);
+            }
         }
-        try (NDManager step = run.newSubManager()) {
-            return model.prefillSlots(step.create(ids, new Shape(n, width)), slots, lengths, cache).toFloatArray();
-        }
+        return out;
+    }
+
+    /**
+     * Positions per slot: the model's whole context, so that every decoding step attends over the same width whatever
+     * its rows (see {@link LlamaModel#decodeSlots}); only when that cache would pass {@value #KV_CACHE_BUDGET_MB} MB
+     * (long contexts, many slots) the call's own need instead, and then a row's last bits can depend on the call.
+     */
+    static int capacity(LlamaConfig c, int slots, int needed) {
+        long bytes = 2L * Float.BYTES * slots * c.numHiddenLayers() * c.numKeyValueHeads() * c.headDim()
+                * c.maxPositionEmbeddings();
+        return bytes <= KV_CACHE_BUDGET_MB << 20 ? c.maxPositionEmbeddings() : needed;
     }
 
     /**

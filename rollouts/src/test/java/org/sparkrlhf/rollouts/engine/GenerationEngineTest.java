@@ -85,6 +85,48 @@ class GenerationEngineTest {
 
     // ------------------------------------------------------------------------------ cache, log-probs
 
+    /**
+     * A row's numbers do not depend on its batch: the same requests in one call of 16 slots, shuffled through 5
+     * slots, one at a time, and in calls of 4 through 2 slots give the very same tokens and log-probs, bit for bit.
+     * What it takes (LlamaModel.MIN_GEMM_ROWS, a decoding step over the whole cache, prefill widths by a row's own
+     * length): without any one of them some rows here came out an ulp apart, and so would a run whose prompts
+     * were split over another number of Spark partitions.
+     */
+    @Test
+    void aRowsTokensAndLogProbsDoNotDependOnTheRowsItRunsWith() {
+        List<String> prompts = List.of("12+7*3-5=?\n", "3=?\n", "", "1+2=?\n", "40*2-17+8+91*3-77*2=?\n",
+                "6*6=?\n", "9-8+7-6+5-4+3=?\n");
+        List<PromptRef> req = refs(prompts, 3);
+        SamplingParams p = SamplingParams.defaults().withTemperature(1.0).withMaxNewTokens(40).withSeed(17);
+        List<Completion> together = GenerationEngine.generate(model, TOK, req, p, 16, true);
+        assertTrue(together.stream().mapToInt(Completion::length).distinct().count() > 3, "rows of mixed lengths");
+
+        List<PromptRef> shuffled = new ArrayList<>(req);
+        java.util.Collections.shuffle(shuffled, new java.util.Random(4));
+        List<Completion> mixed = new ArrayList<>(GenerationEngine.generate(model, TOK, shuffled, p, 5, true));
+        mixed.sort(java.util.Comparator.comparingInt(c -> req.indexOf(new PromptRef(c.promptId(),
+                prompts.get(Integer.parseInt(c.promptId().substring(1))), c.sampleIndex()))));
+        List<Completion> alone = new ArrayList<>();
+        List<Completion> inFours = new ArrayList<>();
+        for (int i = 0; i < req.size(); i++) {
+            alone.addAll(GenerationEngine.generate(model, TOK, req.subList(i, i + 1), p, 1, true));
+            if (i % 4 == 0) {
+                inFours.addAll(GenerationEngine.generate(model, TOK, req.subList(i, Math.min(req.size(), i + 4)), p, 2,
+                        true));
+            }
+        }
+        for (List<Completion> other : List.of(mixed, alone, inFours)) {
+            assertEquals(together.size(), other.size());
+            for (int i = 0; i < together.size(); i++) {
+                Completion a = together.get(i);
+                Completion b = other.get(i);
+                assertEquals(a.promptId() + "#" + a.sampleIndex(), b.promptId() + "#" + b.sampleIndex());
+                assertArrayEquals(a.tokenIds(), b.tokenIds(), "tokens of " + a.promptId() + "#" + a.sampleIndex());
+                assertArrayEquals(a.logProbs(), b.logProbs(), "log-probs of " + a.promptId() + "#" + a.sampleIndex());
+            }
+        }
+    }
+
     @Test
     void cachedAndUncachedGreedyAgreeOnLeftPaddedBatch() {
         SamplingParams p = SamplingParams.greedy(24);
