@@ -79,6 +79,16 @@ public final class HadoopFiles {
     }
   }
 
+  /** Deletes {@code path}, a file or a folder with everything in it; nothing when it does not exist. */
+  public static void deleteRecursively(String path) {
+    Path p = new Path(path);
+    try {
+      p.getFileSystem(new Configuration()).delete(p, true);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + path + ": " + e.getMessage(), e);
+    }
+  }
+
   /** True when {@code path} (a file or folder) exists; false also when its file system cannot be reached. */
   public static boolean exists(String path) {
     return exists(path, new Configuration());

@@ -521,7 +521,7 @@ public final class LlamaModel implements AutoCloseable {
         NDManager caller = ids.getManager();
         try (NDManager sub = caller.newSubManager()) {
             return slotForward(sub, ids, sub.create(pos, new Shape(1, w)), sub.create(bias, new Shape(1, 1, w, w)),
-                    sub.create(rows), null, -1, last, cache);
+                    sub.create(rows), null, last, cache);
         }
     }
 
@@ -563,21 +563,21 @@ public final class LlamaModel implements AutoCloseable {
             NDArray posNd = sub.create(pos, new Shape(b, 1));
             NDArray rows = b == cache.slots ? cache.rows : sub.arange(0, b, 1, DataType.INT64);
             return slotForward(sub, ids, posNd, sub.create(bias, new Shape(b, 1, 1, s)), rows, posNd.reshape(b),
-                    s, null, cache);
+                    null, cache);
         }
     }
 
     /**
      * The forward pass of {@link #prefillSlots} ({@code cols == null}: [n, T] tokens attend to each other and are
      * written to columns 0..T-1) and {@link #decodeSlots} ({@code cols} given, T = 1: each token is written at its
-     * column and attends to the first {@code attend} cached ones). The math of {@link #forward}, in fewer tensor
+     * column and attends over the whole cache, masked by {@code bias}). The math of {@link #forward}, in fewer tensor
      * ops, which is what a small model's decoding step costs: one product against the cache's fused projection
      * gives q, k, v and the rotate_half of q and k; the decoding step keeps its tokens as [n, heads, d] without
      * transposes; keys are cached transposed, ready for the q.k product; and RMSNorm adds a cached eps tensor
      * (a Java number would be wrapped in a fresh tensor at every call).
      */
     private NDArray slotForward(NDManager sub, NDArray ids, NDArray pos, NDArray bias, NDArray rows, NDArray cols,
-                                int attend, long[] lastCols, SlotCache cache) {
+                                long[] lastCols, SlotCache cache) {
         NDManager caller = ids.getManager();
         sub.tempAttachAll(ids);
         // cache views and in-place writes then land in the call's manager too (the cache keeps its tensors)
@@ -619,8 +619,8 @@ public final class LlamaModel implements AutoCloseable {
             if (decode) {
                 cache.keysT[l].set(writeK, k);
                 cache.values[l].set(writeV, v);
-                NDArray keysT = JniUtils.slice((PtNDArray) cache.keysT[l], 3, 0, attend, 1);
-                NDArray values = JniUtils.slice((PtNDArray) cache.values[l], 2, 0, attend, 1);
+                NDArray keysT = cache.keysT[l];
+                NDArray values = cache.values[l];
                 if (n < cache.slots) {
                     keysT = JniUtils.slice((PtNDArray) keysT, 0, 0, n, 1);
                     values = JniUtils.slice((PtNDArray) values, 0, 0, n, 1);

@@ -5,15 +5,14 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.Random;
-import java.util.stream.Stream;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -29,6 +28,7 @@ import org.apache.spark.sql.types.StructType;
 import org.sparkrlhf.core.UserError;
 import org.sparkrlhf.core.batch.TokenSequence;
 import org.sparkrlhf.core.config.StageConfigs;
+import org.sparkrlhf.core.io.HadoopFiles;
 import org.sparkrlhf.core.model.HfCheckpoint;
 import org.sparkrlhf.core.model.LlamaConfig;
 import org.sparkrlhf.core.model.LlamaModel;
@@ -182,7 +182,7 @@ public final class BenchStage implements Stage {
         try {
           peerDir = Files.createTempDirectory("rlhf-bench-peer");
         } catch (IOException e) {
-          throw new java.io.UncheckedIOException(e);
+          throw new UncheckedIOException(e);
         }
         String exported = peerDir.resolve("model").toString();
         HfCheckpoint.save(model, tok.toTokenizerJson(), Map.of("source", "bench random init"), exported);
@@ -211,7 +211,13 @@ public final class BenchStage implements Stage {
         for (Completion x : g) ids.add(x.tokenIds());
         sameGreedy = PeerBench.sameGreedyRows(ids, run);
       }
-      if (peerDir != null) deleteTree(peerDir);
+      if (peerDir != null) {
+        try {
+          HadoopFiles.deleteRecursively(peerDir.toString());
+        } catch (UncheckedIOException e) {
+          System.err.println("bench: " + e.getMessage());
+        }
+      }
       double flops = cachedTokens * generationFlopsPerToken;
       double mfu = peak.mfu(generationFlopsPerToken, cachedBest);
       double trainMfu = peak.mfu(trainFlopsPerToken, trainBest);
@@ -363,14 +369,6 @@ public final class BenchStage implements Stage {
       });
     }
     return last[0];
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-    } catch (IOException e) {
-      System.err.println("bench: could not delete " + dir + ": " + e.getMessage());
-    }
   }
 
   private static long tokens(List<Completion> cs) {

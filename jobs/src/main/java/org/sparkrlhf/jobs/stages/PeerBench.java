@@ -50,13 +50,12 @@ final class PeerBench {
     return s.toString();
   }
 
-  /** Runs the peer once on {@code spec} (written to {@code dir}); its JSON result. Its output goes to ours. */
+  /**
+   * Runs the peer once on {@code spec} (written to {@code dir}); its JSON result. Its output goes to ours. The
+   * settings naming the python and script are checked by {@link BenchStage}; one that cannot be started is a
+   * {@link UserError} here.
+   */
   static JsonNode run(String python, String script, String spec, Path dir, int attempt) {
-    if (python.isBlank() || script.isBlank()) {
-      throw new UserError("bench.peer = true needs bench.peer_python (the python of the venv of "
-          + "tools/hf-reference/requirements.txt) and bench.peer_script (tools/bench/peer_bench.py): "
-          + "tools/bench/peer.sh sets both");
-    }
     try {
       Path specFile = dir.resolve("peer-spec.json");
       Files.writeString(specFile, spec);

@@ -15,6 +15,8 @@ import org.sparkrlhf.core.tokenizer.TextTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Batched autoregressive generation with a {@link LlamaModel}.
@@ -145,7 +147,7 @@ public final class GenerationEngine {
 
     /**
      * Continuous batching over {@code batchSize} slots of a {@link LlamaModel.SlotCache}: free slots are filled
-     * with the next waiting requests (one right-padded prefill for all of them), then every step decodes one
+     * with the next waiting requests (one right-padded prefill per padded width), then every step decodes one
      * token for every slot; a row that finishes frees its slot at once.
      */
     private static void runSlots(LlamaModel model, RowState[] rows, int batchSize, SamplingParams p, int pad) {
@@ -161,13 +163,15 @@ public final class GenerationEngine {
         if (live == 0) {
             return;
         }
-        // at least MIN_GEMM_ROWS slots: every decoding step runs that many rows (see LlamaModel.MIN_GEMM_ROWS)
-        int b = Math.max(Math.min(batchSize, live), LlamaModel.MIN_GEMM_ROWS);
-        int capacity = capacity(model.config(), b, needed);
+        int b = Math.min(batchSize, live);
+        // Rows are admitted into the first b slots only; the cache has at least MIN_GEMM_ROWS, so a decoding step can
+        // always run that many rows (the ones past the running rows free, at length 0): see LlamaModel.MIN_GEMM_ROWS.
+        int cacheSlots = Math.max(b, LlamaModel.MIN_GEMM_ROWS);
+        int capacity = capacity(model.config(), cacheSlots, needed);
         int v = model.config().vocabSize();
-        RowState[] slot = new RowState[b];
-        int[] length = new int[b];
-        long[] next = new long[b];
+        RowState[] slot = new RowState[cacheSlots];
+        int[] length = new int[cacheSlots];
+        long[] next = new long[cacheSlots];
         Arrays.fill(next, pad);
         double[] scratch = new double[v];
         double[] lp = new double[1];
@@ -177,7 +181,7 @@ public final class GenerationEngine {
         // slots decoded per step: all of them until no request waits, then fewer as the last rows finish
         int active = b;
         try (NDManager run = model.manager().newSubManager();
-             LlamaModel.SlotCache cache = model.newSlotCache(run, b, capacity)) {
+             LlamaModel.SlotCache cache = model.newSlotCache(run, cacheSlots, capacity)) {
             while (true) {
                 // A prefill costs about as much as a decoding step of all slots, so free slots are refilled a
                 // quarter of them at a time, unless no row is running or all remaining requests fit now. A row
@@ -223,7 +227,7 @@ public final class GenerationEngine {
                 if (pending == 0) {
                     active = gatherRunning(cache, slot, length, next, active, pad);
                 }
-                // free slots beyond the running ones make up MIN_GEMM_ROWS rows: fed a pad at length 0, ignored
+                // free slots after the running ones make up MIN_GEMM_ROWS rows: fed a pad at length 0, ignored
                 int decoded = Math.max(active, LlamaModel.MIN_GEMM_ROWS);
                 float[] logits;
                 try (NDManager step = run.newSubManager()) {
@@ -298,13 +302,13 @@ public final class GenerationEngine {
                                    List<RowState> admitted, List<Integer> free, int pad) {
         int v = model.config().vocabSize();
         float[] out = new float[admitted.size() * v];
-        java.util.Map<Integer, List<Integer>> byWidth = new java.util.TreeMap<>();
+        Map<Integer, List<Integer>> byWidth = new TreeMap<>();
         for (int j = 0; j < admitted.size(); j++) {
             int len = admitted.get(j).promptIds.length;
-            int width = Math.min(cache.capacity(), -Math.floorDiv(-len, PREFILL_WIDTH_STEP) * PREFILL_WIDTH_STEP);
+            int width = Math.min(cache.capacity(), (len + PREFILL_WIDTH_STEP - 1) / PREFILL_WIDTH_STEP * PREFILL_WIDTH_STEP);
             byWidth.computeIfAbsent(width, w -> new ArrayList<>()).add(j);
         }
-        for (java.util.Map.Entry<Integer, List<Integer>> e : byWidth.entrySet()) {
+        for (Map.Entry<Integer, List<Integer>> e : byWidth.entrySet()) {
             int width = e.getKey();
             List<Integer> group = e.getValue();
             int n = group.size();

@@ -104,8 +104,11 @@ class GenerationEngineTest {
         List<PromptRef> shuffled = new ArrayList<>(req);
         java.util.Collections.shuffle(shuffled, new java.util.Random(4));
         List<Completion> mixed = new ArrayList<>(GenerationEngine.generate(model, TOK, shuffled, p, 5, true));
-        mixed.sort(java.util.Comparator.comparingInt(c -> req.indexOf(new PromptRef(c.promptId(),
-                prompts.get(Integer.parseInt(c.promptId().substring(1))), c.sampleIndex()))));
+        java.util.Map<String, Integer> order = new java.util.HashMap<>();
+        for (int i = 0; i < req.size(); i++) {
+            order.put(req.get(i).promptId() + "#" + req.get(i).sampleIndex(), i);
+        }
+        mixed.sort(java.util.Comparator.comparingInt(c -> order.get(c.promptId() + "#" + c.sampleIndex())));
         List<Completion> alone = new ArrayList<>();
         List<Completion> inFours = new ArrayList<>();
         for (int i = 0; i < req.size(); i++) {
